@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Drive `assist-server --stdio` like an editor, against a real llama.cpp server and model.
+
+Starts the model server on a free loopback port, opens a file of a small real workspace, asks
+for inline completions where a function body is missing, prints the ghost text and the timings,
+then stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fetch_model  # noqa: E402
+from llama_stack import MODEL_ALIAS, LlamaServer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
+
+
+def server_command() -> list[str]:
+    """The installed console script next to this interpreter (what an editor would start)."""
+    script = Path(sys.executable).with_name("assist-server")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("assist-server")
+    return [found] if found else [sys.executable, "-m", "assist_server"]
+
+
+def capabilities() -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        general=types.GeneralClientCapabilities(
+            position_encodings=[types.PositionEncodingKind.Utf16]
+        ),
+        text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities()
+        ),
+        workspace=types.WorkspaceClientCapabilities(configuration=False),
+    )
+
+
+def cursor_at(text: str, marker: str) -> types.Position:
+    """The position right after the line that contains `marker`, indented like a body."""
+    for number, line in enumerate(text.split("\n")):
+        if marker in line:
+            return types.Position(line=number + 1, character=4)
+    raise SystemExit(f"demo: marker {marker!r} not found")
+
+
+async def ask(client: LanguageClient, uri: str, position: types.Position) -> tuple[str, float]:
+    started = time.perf_counter()
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=position,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    items = result.items if isinstance(result, types.InlineCompletionList) else result or []
+    return (str(items[0].insert_text) if items else ""), elapsed
+
+
+def show(title: str, text: str, position: types.Position, ghost: str, ms: float) -> None:
+    lines = text.split("\n")
+    print(f"\n== {title}: {ms:.0f} ms in the client")
+    for line in lines[max(0, position.line - 3) : position.line]:
+        print(f"   {line}")
+    head = lines[position.line][: position.character] if position.line < len(lines) else ""
+    ghost_lines = (ghost or "<no suggestion>").split("\n")
+    # Ghost text is dim on a terminal, and marked with "|" where escapes would be noise.
+    dim, off = ("\x1b[2m", "\x1b[0m") if sys.stdout.isatty() else ("|", "")
+    print(f"   {head}{dim}{ghost_lines[0]}{off}")
+    for line in ghost_lines[1:]:
+        print(f"   {dim}{line}{off}")
+
+
+async def run(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="assist-demo-"))
+    workspace = work / "workspace"
+    shutil.copytree(FIXTURE, workspace)
+    server_log = work / "assist-server.log"
+    llama_log = fetch_model.cache_dir() / "logs" / "demo-llama.log"
+    print(f"demo: starting the llama.cpp server with {fetch_model.FILENAME} ...", flush=True)
+    with LlamaServer(llama_log) as llama:
+        print(f"demo: model server at {llama.url}; starting {' '.join(server_command())} --stdio")
+        client = LanguageClient("assist-demo", "0.1")
+        await client.start_io(*server_command(), "--stdio", "-v", "--log-file", str(server_log))
+        settings = {
+            "backend": {"kind": "openai", "url": llama.url},
+            "completion": {"model": MODEL_ALIAS, "fimTemplate": "qwen", "maxTokens": 96},
+        }
+        try:
+            init = await client.initialize_async(
+                types.InitializeParams(
+                    process_id=os.getpid(),
+                    root_uri=workspace.as_uri(),
+                    capabilities=capabilities(),
+                    initialization_options=settings,
+                )
+            )
+            print(
+                "demo: initialized; inline completion advertised:",
+                init.capabilities.inline_completion_provider is not None,
+            )
+            client.initialized(types.InitializedParams())
+            path = workspace / "inventory" / "items.py"
+            text = path.read_text()
+            uri = path.as_uri()
+            client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=uri, language_id="python", version=1, text=text
+                    )
+                )
+            )
+            position = cursor_at(text, "Return the total value of all items")
+            # The editor has put the cursor on a new, indented line of the empty function body.
+            lines = text.split("\n")
+            lines.insert(position.line, "    ")
+            text = "\n".join(lines)
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
+            ghost, ms = await ask(client, uri, position)
+            show("cold request (model server has not seen this file)", text, position, ghost, ms)
+            ghost2, ms2 = await ask(client, uri, position)
+            show("same request again (served from the server's cache)", text, position, ghost2, ms2)
+            if ghost:
+                typed = ghost[:3]
+                lines = text.split("\n")
+                lines[position.line] += typed
+                text = "\n".join(lines)
+                client.text_document_did_change(
+                    types.DidChangeTextDocumentParams(
+                        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+                        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                    )
+                )
+                moved = types.Position(
+                    line=position.line, character=position.character + len(typed)
+                )
+                ghost3, ms3 = await ask(client, uri, moved)
+                show(f"after typing {typed!r} (rest of the suggestion)", text, moved, ghost3, ms3)
+            await client.shutdown_async(None)
+            client.exit(None)
+        finally:
+            await client.stop()
+    print("\n== the server's own log line per request (timings in ms):")
+    for line in server_log.read_text().splitlines():
+        if " completion id=" in line:
+            fields = dict(re.findall(r"(\w+)=(\S+)", line.split(": ", 1)[1]))
+            keys = ("id", "source", "tokens_in", "tokens_out", "first_token_ms", "model_ms")
+            extra = " ".join(f"{k}={fields.get(k, '-')}" for k in keys)
+            print(f"   {extra} total_ms={fields.get('total_ms')} overhead_ms={fields.get('overhead_ms')}")
+    print(f"\ndemo: done; logs in {work}")
+    return 0 if ghost else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

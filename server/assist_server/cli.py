@@ -1,0 +1,157 @@
+"""Command line: start the server (stdio or TCP), or run a sub-command such as `doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from assist_server import __version__
+
+
+def _logging(verbosity: int, log_file: str | None) -> None:
+    """Log to stderr or a file, never stdout (it carries the protocol)."""
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8")
+        if log_file
+        else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # pygls logs every message it sends at INFO: only show that when asked for everything.
+    logging.getLogger("pygls").setLevel(logging.DEBUG if verbosity > 2 else logging.WARNING)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _tcp_address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _settings_arg(value: str) -> dict[str, Any]:
+    """--settings takes a JSON object or @path to a JSON file."""
+    try:
+        text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+        data = json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"--settings: {exc}") from None
+    if not isinstance(data, dict):
+        raise argparse.ArgumentTypeError("--settings must be a JSON object")
+    return data
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (public for tests and the README)."""
+    parser = argparse.ArgumentParser(
+        prog="assist-server", description="A local-first AI coding assistant as a language server."
+    )
+    parser.add_argument("--version", action="version", version=f"assist-server {__version__}")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (default)")
+    mode.add_argument(
+        "--tcp",
+        type=_tcp_address,
+        metavar="HOST:PORT",
+        help="listen for one LSP client on a TCP address",
+    )
+    parser.add_argument("--log-file", help="write logs to this file instead of stderr")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="-v: one line per completion; -vv: debug"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    doctor = sub.add_parser(
+        "doctor",
+        help="check that the model server answers and can complete",
+        description="Check the backend, the models and a 1-token FIM request; print the "
+        "settings in effect. Exit code 1 with a one-line fix when something is wrong.",
+    )
+    doctor.add_argument(
+        "--settings",
+        type=_settings_arg,
+        default={},
+        help='settings as JSON (the editor\'s "assist" section) or @file.json',
+    )
+    doctor.add_argument("--kind", choices=["ollama", "openai"], help="backend.kind")
+    doctor.add_argument("--url", help="backend.url")
+    doctor.add_argument("--model", help="completion.model (and chat.model unless given)")
+    doctor.add_argument("--chat-model", help="chat.model")
+    doctor.add_argument("--fim-template", help="completion.fimTemplate")
+    doctor.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from assist_server.config import parse_settings
+    from assist_server.engine.doctor import run_checks
+
+    overrides: dict[str, Any] = {}
+    for key, value in (
+        ("backend.kind", args.kind),
+        ("backend.url", args.url),
+        ("completion.model", args.model),
+        ("chat.model", args.chat_model or args.model),
+        ("completion.fimTemplate", args.fim_template),
+    ):
+        if value is not None:
+            overrides[key] = value
+    settings = parse_settings(args.settings, overrides)
+    checks = asyncio.run(run_checks(settings))
+    ok = all(check.ok for check in checks) and not settings.problems
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "settings": settings.as_dict(),
+                    "problems": list(settings.problems),
+                    "checks": [check.__dict__ for check in checks],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print("settings in effect:")
+        for key, value in settings.as_dict().items():
+            print(f"  {key} = {json.dumps(value)}")
+        for problem in settings.problems:
+            print(f"  ! {problem}")
+        print("checks:")
+        for check in checks:
+            print(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        failed = next((c for c in checks if not c.ok), None)
+        if failed:
+            print(f"fix: {failed.fix}")
+        elif settings.problems:
+            print("fix: correct the settings listed with '!' above")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `assist-server` command."""
+    args = build_parser().parse_args(argv)
+    _logging(args.verbose, args.log_file)
+    if args.command == "doctor":
+        return _doctor(args)
+
+    from assist_server.lsp.app import create_server
+
+    server = create_server()
+    if args.tcp:
+        server.start_tcp(*args.tcp)
+    else:
+        server.start_io()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

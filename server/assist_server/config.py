@@ -1,0 +1,347 @@
+"""Typed, defaulted settings, read from the editor's camelCase keys and validated.
+
+Every setting is declared once in `SETTINGS`; the README table and the editor extensions are
+written from that table. An invalid value never stops the server: it is reported and the default
+is used instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+FIM_FAMILIES = (
+    "qwen",
+    "deepseek",
+    "codellama",
+    "starcoder",
+    "starcoder2",
+    "codestral",
+    "codegemma",
+)
+
+
+class SettingError(ValueError):
+    """A value that does not fit its setting; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One user-facing setting: its camelCase key, default, check and description."""
+
+    key: str
+    default: Any
+    description: str
+    check: Callable[[Any], Any]
+    schema: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _string(*, allow_empty: bool = True) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or (not allow_empty and not value.strip()):
+            raise SettingError(
+                "expected a non-empty string" if not allow_empty else "expected a string"
+            )
+        return value.strip()
+
+    return check
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise SettingError("expected one of " + ", ".join(f'"{c}"' for c in choices))
+        return str(value)
+
+    return check
+
+
+def _number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingError(f"expected a number from {low:g} to {high:g}")
+        if kind is int and value != int(value):
+            raise SettingError(f"expected a whole number from {low:g} to {high:g}")
+        if not low <= value <= high:
+            raise SettingError(f"expected a number from {low:g} to {high:g}")
+        return kind(value)
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SettingError("expected true or false")
+    return value
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^/\s]+", value.strip()):
+        raise SettingError("expected an http:// or https:// URL")
+    return value.strip().rstrip("/")
+
+
+def _env_name(value: Any) -> str:
+    if not isinstance(value, str) or (value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value)):
+        raise SettingError("expected the NAME of an environment variable (not the key itself)")
+    return value
+
+
+@dataclass(frozen=True)
+class CustomFimTemplate:
+    """A user-defined FIM template: marker strings around prefix and suffix, and stop strings."""
+
+    prefix: str
+    suffix: str
+    middle: str
+    stop: tuple[str, ...] = ()
+
+
+def _fim_template(value: Any) -> str | CustomFimTemplate:
+    if isinstance(value, str):
+        if value in ("auto", *FIM_FAMILIES):
+            return value
+        raise SettingError(
+            'expected "auto", one of '
+            + ", ".join(FIM_FAMILIES)
+            + ", or an object {prefix, suffix, middle, stop}"
+        )
+    if isinstance(value, Mapping):
+        parts = {k: value.get(k) for k in ("prefix", "suffix", "middle")}
+        if not all(isinstance(v, str) for v in parts.values()) or not parts["middle"]:
+            raise SettingError("a custom template needs string fields prefix, suffix and middle")
+        stop = value.get("stop", [])
+        if isinstance(stop, str):
+            stop = [stop]
+        if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+            raise SettingError("a custom template's stop must be a list of non-empty strings")
+        unknown = set(value) - {"prefix", "suffix", "middle", "stop"}
+        if unknown:
+            raise SettingError("unknown fields in custom template: " + ", ".join(sorted(unknown)))
+        return CustomFimTemplate(
+            str(parts["prefix"]), str(parts["suffix"]), str(parts["middle"]), tuple(stop)
+        )
+    raise SettingError(
+        'expected "auto", a family name, or an object {prefix, suffix, middle, stop}'
+    )
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "backend.kind",
+        "ollama",
+        'Which API the model server speaks: "ollama" (native Ollama API) or "openai" '
+        "(any OpenAI-compatible server: vLLM, llama.cpp server, LM Studio).",
+        _choice("ollama", "openai"),
+        {"enum": ["ollama", "openai"]},
+    ),
+    SettingSpec(
+        "backend.url",
+        "http://127.0.0.1:11434",
+        "Base URL of the model server. For OpenAI-compatible servers include /v1 "
+        "(added when the URL has no path).",
+        _url,
+    ),
+    SettingSpec(
+        "backend.apiKeyEnv",
+        "",
+        "Name of an environment variable that holds a bearer token for the model server. "
+        "The token itself is never stored in settings nor logged.",
+        _env_name,
+    ),
+    SettingSpec(
+        "backend.timeoutMs",
+        30000,
+        "How long to wait for the model server to answer, in milliseconds.",
+        _number(int, 100, 600000),
+    ),
+    SettingSpec(
+        "backend.keepAlive",
+        "30m",
+        'Ollama only: how long the model stays loaded after a request ("30m", "-1" forever).',
+        _string(allow_empty=False),
+    ),
+    SettingSpec("completion.enabled", True, "Offer inline completions.", _boolean),
+    SettingSpec(
+        "completion.model",
+        "qwen2.5-coder:1.5b-base",
+        "Model used for completions, as the server names it.",
+        _string(allow_empty=False),
+    ),
+    SettingSpec(
+        "completion.fimTemplate",
+        "auto",
+        'Fill-in-the-middle prompt format: "auto" (picked from the model name), one of '
+        + ", ".join(FIM_FAMILIES)
+        + ", or a custom object {prefix, suffix, middle, stop}.",
+        _fim_template,
+        {"type": ["string", "object"]},
+    ),
+    SettingSpec(
+        "completion.maxTokens",
+        128,
+        "Most tokens generated for one completion.",
+        _number(int, 1, 4096),
+    ),
+    SettingSpec(
+        "completion.maxLines", 12, "Most lines in a multi-line completion.", _number(int, 1, 200)
+    ),
+    SettingSpec(
+        "completion.temperature",
+        0.2,
+        "Sampling temperature for completions.",
+        _number(float, 0.0, 2.0),
+    ),
+    SettingSpec(
+        "completion.contextTokens",
+        1024,
+        "Prompt budget in tokens for the code around the cursor (estimated, see README).",
+        _number(int, 64, 131072),
+    ),
+    SettingSpec(
+        "completion.asCompletionItem",
+        "auto",
+        'Also answer textDocument/completion with the suggestion as one item: "auto" (only '
+        'for clients without inline completion), "always" or "never".',
+        _choice("auto", "always", "never"),
+        {"enum": ["auto", "always", "never"]},
+    ),
+    SettingSpec(
+        "chat.model",
+        "qwen2.5-coder:1.5b-instruct",
+        "Model used for chat and code actions.",
+        _string(allow_empty=False),
+    ),
+)
+
+SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
+
+
+def _camel(segment: str) -> str:
+    head, *rest = segment.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Turn nested or dotted settings into dotted camelCase keys.
+
+    `{"backend": {"kind": ...}}` and `{"backend.kind": ...}` both become `backend.kind`; values of
+    known keys (such as a template object) stay whole.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = ".".join(_camel(part) for part in f"{prefix}{key}".split("."))
+        if isinstance(value, Mapping) and dotted not in SPECS:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Where the model server is and how to talk to it."""
+
+    kind: str
+    url: str
+    api_key_env: str
+    timeout_ms: int
+    keep_alive: str
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    """How inline completions are prompted and sampled."""
+
+    enabled: bool
+    model: str
+    fim_template: str | CustomFimTemplate
+    max_tokens: int
+    max_lines: int
+    temperature: float
+    context_tokens: int
+    as_completion_item: str
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """How chat requests and code actions are answered."""
+
+    model: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings in effect, with the problems found while reading them."""
+
+    backend: BackendSettings
+    completion: CompletionSettings
+    chat: ChatSettings
+    problems: tuple[str, ...] = ()
+    unknown_keys: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings in effect as dotted camelCase keys (for `doctor` and logs)."""
+        out: dict[str, Any] = {}
+        for spec in SETTINGS:
+            section, name = spec.key.split(".", 1)
+            value = getattr(getattr(self, section), _snake(name))
+            if isinstance(value, CustomFimTemplate):
+                value = {
+                    "prefix": value.prefix,
+                    "suffix": value.suffix,
+                    "middle": value.middle,
+                    "stop": list(value.stop),
+                }
+            out[spec.key] = value
+        return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+_SECTIONS = {"backend": BackendSettings, "completion": CompletionSettings, "chat": ChatSettings}
+
+
+def parse_settings(*sources: Mapping[str, Any] | None) -> Settings:
+    """Build settings from the given sources, later ones overriding earlier ones.
+
+    A source may be wrapped in `{"assist": {...}}`. Bad values are replaced by their defaults and
+    described in `Settings.problems`; unknown keys (typos, or settings of the editor extension
+    itself such as `server.path`) are listed in `Settings.unknown_keys`.
+    """
+    merged: dict[str, Any] = {}
+    for source in sources:
+        if not source:
+            continue
+        if isinstance(source.get("assist"), Mapping):
+            source = source["assist"]
+        merged.update(flatten(source))
+    values = {spec.key: spec.default for spec in SETTINGS}
+    problems: list[str] = []
+    unknown: list[str] = []
+    for key, raw in merged.items():
+        spec = SPECS.get(key)
+        if spec is None:
+            unknown.append(key)
+            continue
+        if raw is None:  # editors send null for "not set"
+            continue
+        try:
+            values[key] = spec.check(raw)
+        except SettingError as exc:
+            problems.append(f"assist.{key}: {exc}; got {raw!r}, using {spec.default!r}")
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        names = {f.name for f in fields(cls)}
+        sections[section] = cls(
+            **{
+                _snake(key.split(".", 1)[1]): value
+                for key, value in values.items()
+                if key.startswith(section + ".") and _snake(key.split(".", 1)[1]) in names
+            }
+        )
+    return Settings(problems=tuple(problems), unknown_keys=tuple(unknown), **sections)

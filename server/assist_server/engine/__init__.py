@@ -1,0 +1,1 @@
+"""Completion and chat pipelines, pure of LSP types."""

@@ -1,0 +1,215 @@
+"""The inline completion pipeline: decide, build the prompt, stream from the model, clean up.
+
+Pure of LSP types. Blocking work (tree-sitter, prompt assembly) runs in a worker thread so the
+event loop stays free; cancelling the calling task closes the model stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from assist_server.backends import Backend, BackendConfigError
+from assist_server.config import FIM_FAMILIES, CompletionSettings
+from assist_server.context.budget import estimate_tokens
+from assist_server.context.window import cursor_window
+from assist_server.engine.postprocess import Shape, postprocess, settled
+from assist_server.prompts.fim import FimTemplate, render_fim, resolve_template
+from assist_server.syntax.cursor import analyse_cursor, longest_parsable
+from assist_server.syntax.languages import language_id
+from assist_server.types import CompletionRequest, CompletionResult, GenerateRequest, Timings
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything computed before the model call."""
+
+    request: GenerateRequest
+    shape: Shape
+    language: str
+    window_prefix: str
+    window_suffix: str
+    stops: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """The last suggestion per document, to serve typed-ahead characters without the model."""
+
+    before: str
+    after: str
+    text: str
+
+
+class CompletionEngine:
+    """Turns a `CompletionRequest` into a suggestion using one backend and the settings."""
+
+    def __init__(self, backend: Backend, settings: CompletionSettings) -> None:
+        self.backend = backend
+        self.settings = settings
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._shown: dict[str, _Shown] = {}
+
+    def forget(self, document_key: str) -> None:
+        """Drop what is remembered for a closed document."""
+        self._shown.pop(document_key, None)
+
+    def template(self) -> FimTemplate | None:
+        """The FIM template in effect; None means "let the backend apply the model's own"."""
+        template = resolve_template(self.settings.fim_template, self.settings.model)
+        if template is None and not self.backend.capabilities.native_fim:
+            raise BackendConfigError(
+                f"Cannot tell the fill-in-the-middle format of model '{self.settings.model}': set "
+                "completion.fimTemplate to one of "
+                + ", ".join(FIM_FAMILIES)
+                + " or a custom {prefix, suffix, middle, stop} object.",
+                url=self.backend.url,
+                model=self.settings.model,
+            )
+        return template
+
+    async def complete(self, request: CompletionRequest) -> CompletionResult:
+        """Produce the suggestion for one request (empty text: no suggestion)."""
+        started = time.perf_counter()
+        timings = Timings()
+        if not self.settings.enabled:
+            return CompletionResult("", source="skipped", reason="completion.enabled is false")
+        typed = self._typed_ahead(request)
+        if typed is not None:
+            timings.total_ms = (time.perf_counter() - started) * 1000
+            return CompletionResult(typed, source="typed-ahead", timings=timings)
+
+        template = self.template()
+        prepared = await asyncio.to_thread(self._prepare, request, template)
+        timings.prepare_ms = (time.perf_counter() - started) * 1000
+        if isinstance(prepared, str):
+            timings.total_ms = timings.prepare_ms
+            return CompletionResult("", source="skipped", reason=prepared, timings=timings)
+
+        key = self._cache_key(prepared.request)
+        prompt_tokens = estimate_tokens(prepared.request.prompt)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            text = self._cache[key]
+            source, output_tokens = "cache", 0
+        else:
+            raw, output_tokens = await self._generate(prepared, timings)
+            post_start = time.perf_counter()
+            text = await asyncio.to_thread(self._clean, raw, prepared)
+            timings.postprocess_ms = (time.perf_counter() - post_start) * 1000
+            self._remember(key, text)
+            source = "model"
+        self._shown[request.document_key] = _Shown(
+            request.text[: request.offset], request.text[request.offset :], text
+        )
+        timings.total_ms = (time.perf_counter() - started) * 1000
+        return CompletionResult(
+            text,
+            source=source,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            multiline=prepared.shape.multiline,
+            timings=timings,
+        )
+
+    def _typed_ahead(self, request: CompletionRequest) -> str | None:
+        """If the user typed the start of the last suggestion, the rest of it."""
+        shown = self._shown.get(request.document_key)
+        if shown is None or not shown.text:
+            return None
+        before = request.text[: request.offset]
+        if request.text[request.offset :] != shown.after or not before.startswith(shown.before):
+            return None
+        typed = before[len(shown.before) :]
+        if typed and shown.text.startswith(typed) and len(typed) < len(shown.text):
+            return shown.text[len(typed) :]
+        return None
+
+    def _prepare(self, request: CompletionRequest, template: FimTemplate | None) -> _Prepared | str:
+        language = language_id(request.language, request.path)
+        cursor = analyse_cursor(request.text, request.offset, language)
+        if not cursor.complete:
+            return cursor.reason
+        window = cursor_window(request.text, request.offset, self.settings.context_tokens)
+        before_lines = window.prefix.rstrip().split("\n")
+        shape = Shape(
+            multiline=cursor.multiline,
+            indent=cursor.indent,
+            line_after=cursor.line_after,
+            last_line_before=before_lines[-1] if len(before_lines) > 1 else "",
+            suffix=window.suffix,
+            max_lines=self.settings.max_lines,
+        )
+        stops: tuple[str, ...] = ()
+        if template is None:  # the backend applies the model's own FIM template
+            prompt, suffix = window.prefix, window.suffix
+        else:
+            prompt = render_fim(
+                template, window.prefix, window.suffix, language=language, path=request.path
+            )
+            suffix, stops = None, template.stop
+        generate = GenerateRequest(
+            model=self.settings.model,
+            prompt=prompt,
+            suffix=suffix,
+            max_tokens=self.settings.max_tokens
+            if cursor.multiline
+            else min(self.settings.max_tokens, 64),
+            temperature=self.settings.temperature,
+            stop=stops,
+            context_tokens=self.settings.context_tokens,
+        )
+        return _Prepared(generate, shape, language, window.prefix, window.suffix, stops)
+
+    async def _generate(self, prepared: _Prepared, timings: Timings) -> tuple[str, int]:
+        """Stream from the backend until the suggestion is settled, then close the stream."""
+        started = time.perf_counter()
+        pieces: list[str] = []
+        raw = ""
+        try:
+            stream = self.backend.stream_completion(prepared.request)
+            async with contextlib.aclosing(stream):
+                async for piece in stream:
+                    if timings.first_token_ms is None:
+                        timings.first_token_ms = (time.perf_counter() - started) * 1000
+                    pieces.append(piece)
+                    raw += piece
+                    if settled(raw, prepared.shape, prepared.stops):
+                        break
+        finally:
+            timings.model_ms = (time.perf_counter() - started) * 1000
+        return raw, len(pieces)
+
+    def _clean(self, raw: str, prepared: _Prepared) -> str:
+        text = postprocess(raw, prepared.shape, prepared.stops)
+        return longest_parsable(
+            prepared.language, prepared.window_prefix, text, prepared.window_suffix
+        )
+
+    def _cache_key(self, request: GenerateRequest) -> str:
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (
+            request.model,
+            str(request.max_tokens),
+            str(request.temperature),
+            request.prompt,
+            request.suffix or "",
+            str(self.settings.max_lines),
+        ):
+            digest.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+        return digest.hexdigest()
+
+    def _remember(self, key: str, text: str) -> None:
+        self._cache[key] = text
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)

@@ -1,0 +1,14 @@
+"""Build the server with all its features."""
+
+from __future__ import annotations
+
+from assist_server.lsp.features import completion, configuration, documents, inline_completion
+from assist_server.lsp.server import AssistServer
+
+
+def create_server() -> AssistServer:
+    """A ready-to-start server."""
+    server = AssistServer()
+    for feature in (configuration, documents, inline_completion, completion):
+        feature.register(server)
+    return server

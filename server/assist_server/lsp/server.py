@@ -1,0 +1,101 @@
+"""The language server object: holds the services, applies settings, runs background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from assist_server import __version__
+from assist_server.backends import Backend, create_backend
+from assist_server.config import Settings, parse_settings
+from assist_server.engine.completion import CompletionEngine
+from assist_server.lsp.errors import ErrorReporter
+
+log = logging.getLogger(__name__)
+
+
+class AssistProtocol(LanguageServerProtocol):
+    """pygls' protocol, but preferring UTF-8 positions whenever the client offers them.
+
+    pygls picks the client's first listed encoding; we take UTF-8 if it is listed anywhere
+    (cheaper to map for us), and UTF-16, the mandatory default, otherwise.
+    """
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Any, Any, types.InitializeResult]:
+        """Reorder the client's encodings before pygls negotiates."""
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            offered = list(general.position_encodings)
+            if types.PositionEncodingKind.Utf8 in offered:
+                general.position_encodings = [types.PositionEncodingKind.Utf8]
+            elif types.PositionEncodingKind.Utf16 in offered:
+                general.position_encodings = [types.PositionEncodingKind.Utf16]
+        result: types.InitializeResult = yield from super().lsp_initialize(params)
+        return result
+
+
+class AssistServer(LanguageServer):
+    """The assist language server: settings, the model backend and the completion engine."""
+
+    def __init__(self) -> None:
+        super().__init__("assist-server", __version__, protocol_cls=AssistProtocol)
+        self.settings: Settings = parse_settings()
+        self.init_options: dict[str, Any] = {}
+        self.backend: Backend = create_backend(self.settings.backend)
+        self.engine = CompletionEngine(self.backend, self.settings.completion)
+        self.errors = ErrorReporter(self)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Features that decide at initialize whether to register (capabilities tell the truth).
+        self.on_initialize: list[Callable[[types.InitializeParams], None]] = []
+
+    @property
+    def position_encoding(self) -> str:
+        """The negotiated position encoding."""
+        return str(self.workspace.position_encoding or types.PositionEncodingKind.Utf16)
+
+    def run_background(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run a task, keep a reference until it ends, and log its failure."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and (exc := t.exception()) is not None:
+                log.error("background task %s failed", name, exc_info=exc)
+
+        task.add_done_callback(done)
+        return task
+
+    def apply_settings(self, *sources: dict[str, Any] | None) -> None:
+        """Read settings (later sources win), report problems, rebuild what changed."""
+        settings = parse_settings(self.init_options, *sources)
+        for problem in settings.problems:
+            self.errors.message(problem)
+        if settings.unknown_keys:
+            log.info(
+                "ignoring settings this server does not know: %s", ", ".join(settings.unknown_keys)
+            )
+        old = self.settings
+        self.settings = settings
+        if settings.backend != old.backend:
+            previous = self.backend
+            self.backend = create_backend(settings.backend)
+            self.run_background(previous.aclose(), "close-backend")
+        if settings.backend != old.backend or settings.completion != old.completion:
+            self.engine = CompletionEngine(self.backend, settings.completion)
+        log.info("settings in effect: %s", settings.as_dict())
+
+    async def aclose(self) -> None:
+        """Stop background work and close connections."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.backend.aclose()

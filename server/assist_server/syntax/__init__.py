@@ -1,0 +1,1 @@
+"""tree-sitter: parsers per language and what they tell us about the cursor."""

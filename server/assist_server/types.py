@@ -1,0 +1,82 @@
+"""Frozen value types shared across the rooms of the server (no LSP types here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """One request for a completion at a cursor, independent of the editor protocol.
+
+    `text` is the whole document and `offset` the cursor as an index into it (Python characters).
+    """
+
+    text: str
+    offset: int
+    language: str
+    path: str | None = None
+    document_key: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A piece of code from elsewhere in the workspace that goes into the prompt as context."""
+
+    path: str
+    text: str
+    start_line: int
+    end_line: int
+    source: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """A raw completion request as sent to a backend: the rendered prompt and sampling options."""
+
+    model: str
+    prompt: str
+    max_tokens: int
+    temperature: float
+    stop: tuple[str, ...] = ()
+    suffix: str | None = None
+    context_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a chat conversation."""
+
+    role: str
+    content: str
+
+
+@dataclass
+class Timings:
+    """Stage timings of one completion in milliseconds, for the log line and the benchmark."""
+
+    total_ms: float = 0.0
+    prepare_ms: float = 0.0
+    model_ms: float = 0.0
+    first_token_ms: float | None = None
+    postprocess_ms: float = 0.0
+
+    @property
+    def overhead_ms(self) -> float:
+        """Time spent in the server itself: everything but waiting for the model."""
+        return max(0.0, self.total_ms - self.model_ms)
+
+
+@dataclass
+class CompletionResult:
+    """The outcome of one completion request: the text to insert (empty: no suggestion)."""
+
+    text: str
+    source: str = "model"  # "model" | "cache" | "typed-ahead" | "skipped" | "error"
+    reason: str = ""
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    multiline: bool = False
+    timings: Timings = field(default_factory=Timings)
