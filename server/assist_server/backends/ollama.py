@@ -8,6 +8,7 @@ unknown to us. `options.num_ctx` is sized to the prompt so Ollama does not silen
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
@@ -61,6 +62,12 @@ class OllamaBackend:
         await self._client._client.aclose()
 
     def _not_found(self, model: str) -> BackendError:
+        if not model:  # a 404 on GET /api/tags: whatever answers, it is not Ollama
+            return MalformedResponse(
+                f"{self.url}/api/tags does not exist: is backend.url an Ollama server "
+                '(or should backend.kind be "openai")?',
+                url=self.url,
+            )
         return ModelNotFound(
             f"Model '{model}' is not on the Ollama server at {self.url}: "
             f"run `ollama pull {model}`.",
@@ -113,6 +120,10 @@ class OllamaBackend:
             AttributeError,
         ) as exc:
             raise self._translate(exc, model) from exc
+        finally:
+            # Close the HTTP response now, not whenever the generator is garbage-collected.
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
 
     async def stream_completion(self, request: GenerateRequest) -> AsyncGenerator[str, None]:
         """Stream /api/generate: raw with our template, or prompt+suffix for the model's own."""
@@ -139,8 +150,9 @@ class OllamaBackend:
             )
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
             raise self._translate(exc, request.model) from exc
-        async for piece in self._guard(stream, request.model, "response"):
-            yield piece
+        async with contextlib.aclosing(self._guard(stream, request.model, "response")) as pieces:
+            async for piece in pieces:
+                yield piece
 
     async def stream_chat(
         self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
@@ -156,8 +168,9 @@ class OllamaBackend:
             )
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
             raise self._translate(exc, model) from exc
-        async for piece in self._guard(stream, model, "message"):
-            yield piece
+        async with contextlib.aclosing(self._guard(stream, model, "message")) as pieces:
+            async for piece in pieces:
+                yield piece
 
     async def list_models(self) -> list[str]:
         """Names from /api/tags."""

@@ -6,6 +6,7 @@ parameter does not do fill-in-the-middle (measured on llama.cpp, see shared/find
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncGenerator, Sequence
@@ -153,9 +154,11 @@ class OpenAIBackend:
         }
         if request.stop:
             body["stop"] = list(request.stop)
-        async for event in self._stream("/completions", body, request.model):
-            if piece := self._choice(event, "text", request.model):
-                yield piece
+        # aclosing: closing this generator must close the HTTP response at once, not on GC.
+        async with contextlib.aclosing(self._stream("/completions", body, request.model)) as events:
+            async for event in events:
+                if piece := self._choice(event, "text", request.model):
+                    yield piece
 
     async def stream_chat(
         self, model: str, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
@@ -168,9 +171,10 @@ class OpenAIBackend:
             "temperature": temperature,
             "stream": True,
         }
-        async for event in self._stream("/chat/completions", body, model):
-            if piece := self._choice(event, "delta", model):
-                yield piece
+        async with contextlib.aclosing(self._stream("/chat/completions", body, model)) as events:
+            async for event in events:
+                if piece := self._choice(event, "delta", model):
+                    yield piece
 
     async def list_models(self) -> list[str]:
         """Model ids from /models."""
