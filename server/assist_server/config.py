@@ -7,6 +7,7 @@ is used instead.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -60,7 +61,12 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 def _number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # JSON parsers accept NaN and Infinity; int() of them would raise past the caller.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise SettingError(f"expected a number from {low:g} to {high:g}")
         if kind is int and value != int(value):
             raise SettingError(f"expected a whole number from {low:g} to {high:g}")
@@ -78,7 +84,7 @@ def _boolean(value: Any) -> bool:
 
 
 def _url(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^https?://[^/\s]+", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^/\s]+(/\S*)?", value.strip()):
         raise SettingError("expected an http:// or https:// URL")
     return value.strip().rstrip("/")
 
@@ -217,6 +223,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
 )
 
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
+SECTION_PREFIX = "assist."
 
 
 def _camel(segment: str) -> str:
@@ -232,6 +239,8 @@ def flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """
     flat: dict[str, Any] = {}
     for key, value in raw.items():
+        if not prefix and key.startswith(SECTION_PREFIX):  # settings.json style "assist.x.y"
+            key = key[len(SECTION_PREFIX) :]
         dotted = ".".join(_camel(part) for part in f"{prefix}{key}".split("."))
         if isinstance(value, Mapping) and dotted not in SPECS:
             flat.update(flatten(value, dotted + "."))
@@ -319,7 +328,8 @@ def parse_settings(*sources: Mapping[str, Any] | None) -> Settings:
             continue
         if isinstance(source.get("assist"), Mapping):
             source = source["assist"]
-        merged.update(flatten(source))
+        # null means "not set": it must not erase what an earlier source set.
+        merged.update((k, v) for k, v in flatten(source).items() if v is not None)
     values = {spec.key: spec.default for spec in SETTINGS}
     problems: list[str] = []
     unknown: list[str] = []

@@ -6,6 +6,7 @@ requests then share the prompt's head and the model server reuses its cached KV 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assist_server.context.budget import estimate_tokens
@@ -66,11 +67,27 @@ def _take_lines(lines: list[str], budget: int, max_lines: int) -> tuple[str, int
         used += cost
     text = "\n".join(taken)
     if used > budget:
-        text = text[: max(0, budget * 3)]
+        text = _head_within(text, budget)
         used = estimate_tokens(text)
     return text, used
 
 
+def _head_within(text: str, budget: int) -> str:
+    """A start of `text` within `budget` (estimated tokens), near that long."""
+    return _fit(text, budget, lambda n: text[:n])
+
+
 def _tail_within(line: str, budget: int) -> str:
-    chars = budget * 3
-    return line[-chars:]
+    """An end of `line` within `budget` (estimated tokens), near that long."""
+    return _fit(line, budget, lambda n: line[len(line) - n :])
+
+
+def _fit(text: str, budget: int, cut: Callable[[int], str]) -> str:
+    # About 3 characters a token for code; dense text (CJK, punctuation runs) costs more, so
+    # shrink until the estimate fits: a plain character cut could overrun the budget 3 times.
+    n = min(len(text), max(0, budget * 3))
+    piece = cut(n)
+    while n > 0 and (tokens := estimate_tokens(piece)) > budget:
+        n = min(n - 1, n * budget // tokens)
+        piece = cut(n)
+    return piece

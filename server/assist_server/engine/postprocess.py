@@ -78,13 +78,21 @@ def block_lines(text: str, shape: Shape) -> str:
             width = _indent_width(line)
             if width < base:
                 break  # dedent below the block: the block ended
-            if base == 0 and went_deeper and not kept[-1].strip() and not _continues(line):
-                break  # at top level, a new definition after a finished one and a blank line
+            if went_deeper and width <= base and not kept[-1].strip():
+                if (base == 0 and not _continues(line)) or _DEFINITION.match(line):
+                    break  # a new statement (top level) or definition after a finished one
             went_deeper = went_deeper or width > base
         kept.append(line)
         if sum(1 for k in kept if k.strip()) >= shape.max_lines:
             break
     return "\n".join(kept)
+
+
+# Lines that open a new definition in the languages we know (a table, not branches).
+_DEFINITION = re.compile(
+    r"\s*(@|(async\s+)?def\s|class\s|(export\s+)?(async\s+)?function\b|fn\s|pub\s|func\s|"
+    r"(public|private|protected|static|override)\s)"
+)
 
 
 def _continues(line: str) -> bool:

@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import pytest
+
+from assist_server.config import FIM_FAMILIES, CustomFimTemplate
+from assist_server.prompts.fim import (
+    TEMPLATES,
+    comment_prefix,
+    render_fim,
+    resolve_template,
+    template_for_model,
+)
+from assist_server.types import Snippet
+
+PREFIX = "def area(r):\n    return "
+SUFFIX = "\n\nprint(area(2))\n"
+
+
+def test_every_config_family_has_a_template() -> None:
+    assert set(TEMPLATES) == set(FIM_FAMILIES)
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        ("qwen", f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"),
+        ("deepseek", f"<｜fim▁begin｜>{PREFIX}<｜fim▁hole｜>{SUFFIX}<｜fim▁end｜>"),
+        ("codellama", f"<PRE> {PREFIX} <SUF>{SUFFIX} <MID>"),
+        ("starcoder", f"<fim_prefix>{PREFIX}<fim_suffix>{SUFFIX}<fim_middle>"),
+        ("starcoder2", f"<fim_prefix>{PREFIX}<fim_suffix>{SUFFIX}<fim_middle>"),
+        # Codestral is suffix-prefix-middle: the suffix comes first and there is no middle marker.
+        ("codestral", f"[SUFFIX]{SUFFIX}[PREFIX]{PREFIX}"),
+        ("codegemma", f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"),
+    ],
+)
+def test_family_renders_its_exact_markers(family: str, expected: str) -> None:
+    assert render_fim(TEMPLATES[family], PREFIX, SUFFIX) == expected
+
+
+@pytest.mark.parametrize("family", FIM_FAMILIES)
+def test_prompt_ends_where_the_model_writes_the_middle(family: str) -> None:
+    template = TEMPLATES[family]
+    prompt = render_fim(template, PREFIX, SUFFIX)
+    if template.order == "spm":
+        assert prompt.endswith(PREFIX)
+        assert prompt.index(SUFFIX) < prompt.index(PREFIX)
+    else:
+        assert prompt.endswith(template.middle)
+        assert prompt.index(PREFIX) < prompt.index(SUFFIX)
+
+
+@pytest.mark.parametrize("family", FIM_FAMILIES)
+def test_stop_strings_include_the_fim_markers(family: str) -> None:
+    template = TEMPLATES[family]
+    stops = set(template.stop)
+    for marker in (template.prefix, template.suffix, template.middle):
+        if marker.strip():
+            assert marker.strip() in stops
+
+
+def test_qwen_stops_on_the_recipe_tokens() -> None:
+    stops = set(TEMPLATES["qwen"].stop)
+    assert {"<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>"} <= stops
+
+
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        ("qwen2.5-coder:1.5b-base", "qwen"),
+        ("Qwen/Qwen2.5-Coder-7B", "qwen"),
+        ("deepseek-coder-v2", "deepseek"),
+        ("deepseek-coder:6.7b-base-q4_K_M", "deepseek"),
+        ("codellama:7b-code", "codellama"),
+        ("code-llama-13b", "codellama"),
+        ("starcoder2:3b", "starcoder2"),
+        ("bigcode/starcoder2-15b", "starcoder2"),
+        ("bigcode/starcoder", "starcoder"),
+        ("starcoderbase-1b", "starcoder"),
+        ("codestral-latest", "codestral"),
+        ("codestral:22b", "codestral"),
+        ("codegemma:2b", "codegemma"),
+    ],
+)
+def test_auto_picks_the_family_from_the_model_name(model: str, family: str) -> None:
+    template = template_for_model(model)
+    assert template is not None
+    assert template.name == family
+    assert resolve_template("auto", model) is template
+
+
+@pytest.mark.parametrize("model", ["llama3:8b", "mistral", "phi3", "gpt-4o", ""])
+def test_auto_with_an_unknown_model_is_none(model: str) -> None:
+    assert template_for_model(model) is None
+    assert resolve_template("auto", model) is None
+
+
+def test_named_family_ignores_the_model_name() -> None:
+    assert resolve_template("deepseek", "qwen2.5-coder:1.5b-base") is TEMPLATES["deepseek"]
+    assert resolve_template("qwen", "llama3") is TEMPLATES["qwen"]
+
+
+def test_custom_template_renders_its_markers_and_stops() -> None:
+    template = resolve_template(CustomFimTemplate("<A>", "<B>", "<C>", ("<END>",)), "anything")
+    assert template is not None
+    assert template.stop == ("<END>",)
+    assert render_fim(template, "x = ", "\n") == "<A>x = <B>\n<C>"
+
+
+def test_custom_template_labels_snippets_with_path_comments() -> None:
+    template = resolve_template(CustomFimTemplate("<A>", "<B>", "<C>"), "anything")
+    assert template is not None
+    snippet = Snippet("lib/util.py", "X = 1\n", 1, 1, "index")
+    prompt = render_fim(template, "x = ", "", language="python", path="m.py", snippets=[snippet])
+    assert prompt == "<A># lib/util.py\nX = 1\n\n# m.py\nx = <B><C>"
+
+
+SNIPPETS = (
+    Snippet("inventory/items.py", "class Item:\n    price: float\n", 1, 2, "index"),
+    Snippet("inventory/util.py", "def fmt(x):\n    return f'{x:.2f}'\n\n", 4, 5, "recent"),
+)
+
+
+def test_qwen_puts_repository_context_before_the_fim_markers() -> None:
+    prompt = render_fim(
+        TEMPLATES["qwen"],
+        PREFIX,
+        SUFFIX,
+        language="python",
+        path="inventory/report.py",
+        repo="shop",
+        snippets=SNIPPETS,
+    )
+    assert prompt == (
+        "<|repo_name|>shop\n"
+        "<|file_sep|>inventory/items.py\nclass Item:\n    price: float\n"
+        "<|file_sep|>inventory/util.py\ndef fmt(x):\n    return f'{x:.2f}'\n"
+        "<|file_sep|>inventory/report.py\n"
+        f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"
+    )
+
+
+def test_qwen_repository_context_defaults_for_repo_and_path() -> None:
+    prompt = render_fim(TEMPLATES["qwen"], "a", "b", snippets=SNIPPETS[:1])
+    assert prompt.startswith("<|repo_name|>workspace\n<|file_sep|>inventory/items.py\n")
+    assert prompt.endswith("<|file_sep|>untitled\n<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>")
+
+
+def test_qwen_without_snippets_has_no_repository_header() -> None:
+    prompt = render_fim(TEMPLATES["qwen"], "a", "b", path="m.py", repo="shop")
+    assert prompt == "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>"
+
+
+@pytest.mark.parametrize(
+    ("family", "language", "marker"),
+    [
+        ("deepseek", "python", "#"),
+        ("codellama", "javascript", "//"),
+        ("starcoder", "go", "//"),
+        ("codegemma", "lua", "--"),
+    ],
+)
+def test_other_families_label_snippets_with_path_comments_inside_the_prefix(
+    family: str, language: str, marker: str
+) -> None:
+    template = TEMPLATES[family]
+    prompt = render_fim(
+        template, PREFIX, SUFFIX, language=language, path="inventory/report.py", snippets=SNIPPETS
+    )
+    comments = (
+        f"{marker} inventory/items.py\nclass Item:\n    price: float\n\n"
+        f"{marker} inventory/util.py\ndef fmt(x):\n    return f'{{x:.2f}}'\n\n"
+        f"{marker} inventory/report.py\n"
+    )
+    assert prompt == render_fim(template, comments + PREFIX, SUFFIX)
+    assert prompt.startswith(template.prefix + comments)
+
+
+def test_codestral_keeps_snippets_in_the_prefix_after_the_suffix() -> None:
+    prompt = render_fim(
+        TEMPLATES["codestral"], PREFIX, SUFFIX, language="python", path="r.py", snippets=SNIPPETS
+    )
+    assert prompt.startswith(f"[SUFFIX]{SUFFIX}[PREFIX]# inventory/items.py\n")
+    assert prompt.endswith(f"# r.py\n{PREFIX}")
+
+
+def test_starcoder2_uses_its_own_repository_format() -> None:
+    prompt = render_fim(TEMPLATES["starcoder2"], "a", "b", path="m.py", snippets=SNIPPETS[:1])
+    assert prompt == (
+        "<repo_name>workspace<file_sep>inventory/items.py\nclass Item:\n    price: float\n"
+        "<file_sep>m.py\n<fim_prefix>a<fim_suffix>b<fim_middle>"
+    )
+
+
+@pytest.mark.parametrize("family", ["qwen", "deepseek"])
+def test_snippets_keep_their_given_order(family: str) -> None:
+    a = Snippet("a.py", "A = 1", 1, 1, "index", score=0.1)
+    b = Snippet("b.py", "B = 2", 1, 1, "index", score=0.9)
+    forward = render_fim(TEMPLATES[family], "", "", language="python", snippets=[a, b])
+    backward = render_fim(TEMPLATES[family], "", "", language="python", snippets=[b, a])
+    assert forward.index("a.py") < forward.index("b.py")
+    assert backward.index("b.py") < backward.index("a.py")
+
+
+def test_same_snippets_give_a_prompt_that_only_differs_after_the_cursor_text() -> None:
+    # Consecutive keystrokes share the whole head of the prompt: the server reuses its KV cache.
+    one = render_fim(TEMPLATES["qwen"], PREFIX + "3", SUFFIX, path="r.py", snippets=SNIPPETS)
+    two = render_fim(TEMPLATES["qwen"], PREFIX + "3.14", SUFFIX, path="r.py", snippets=SNIPPETS)
+    head = render_fim(TEMPLATES["qwen"], PREFIX, "", path="r.py", snippets=SNIPPETS)
+    head = head[: head.index("<|fim_suffix|>")]
+    assert one.startswith(head + "3") and two.startswith(head + "3")
+
+
+@pytest.mark.parametrize(
+    ("language", "marker"),
+    [("python", "#"), ("shellscript", "#"), ("sql", "--"), ("rust", "//"), ("unknown", "//")],
+)
+def test_comment_prefix(language: str, marker: str) -> None:
+    assert comment_prefix(language) == marker
