@@ -85,7 +85,9 @@ class LlamaServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"llama.cpp server did not start in {timeout:.0f} s; see {self.log_path}")
+        raise RuntimeError(
+            f"llama.cpp server did not start in {timeout:.0f} s; see {self.log_path}"
+        )
 
     def stop(self) -> None:
         """Stop the server and everything it started."""

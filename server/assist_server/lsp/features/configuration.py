@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from assist_server.lsp.server import AssistServer
 
@@ -73,14 +74,14 @@ async def _watch_configuration(server: AssistServer) -> None:
     change = workspace.did_change_configuration if workspace else None
     if not (change and change.dynamic_registration):
         return
-    await server.client_register_capability_async(
-        types.RegistrationParams(
-            registrations=[
-                types.Registration(
-                    id=str(uuid.uuid4()),
-                    method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-                    register_options={"section": SECTION},
-                )
-            ]
-        )
+    registration = types.Registration(
+        id=str(uuid.uuid4()),
+        method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+        register_options={"section": SECTION},
     )
+    try:
+        await server.client_register_capability_async(
+            types.RegistrationParams(registrations=[registration])
+        )
+    except JsonRpcException as exc:  # a client that claims support but refuses: pulls still work
+        log.warning("client/registerCapability for configuration changes failed: %s", exc)

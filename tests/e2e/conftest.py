@@ -1,0 +1,145 @@
+"""End-to-end fixtures: a real llama.cpp server with the real model, and the real server over
+stdio driven by pytest-lsp like an editor."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from llama_stack import MODEL_ALIAS, LlamaServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
+SERVER = [sys.executable, "-m", "assist_server", "--stdio", "-vv"]
+
+
+@pytest.fixture(scope="session")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """One real model server for the whole session (loading the model takes a few seconds)."""
+    server = LlamaServer(tmp_path_factory.mktemp("llama") / "llama.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh copy of the small real workspace."""
+    target = tmp_path / "workspace"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def settings_for(url: str, **completion: Any) -> dict[str, Any]:
+    """Settings that point the server at a llama.cpp server, as an editor would send them."""
+    return {
+        "backend": {"kind": "openai", "url": url, "timeoutMs": 60000},
+        "completion": {
+            "model": MODEL_ALIAS,
+            "fimTemplate": "qwen",
+            "temperature": 0.0,
+            **completion,
+        },
+    }
+
+
+def inline_capabilities(
+    *, utf8: bool = False, configuration: bool = False
+) -> types.ClientCapabilities:
+    """What an editor with LSP 3.18 inline completion says about itself."""
+    encodings = [types.PositionEncodingKind.Utf16]
+    if utf8:
+        encodings.insert(0, types.PositionEncodingKind.Utf8)
+    return types.ClientCapabilities(
+        general=types.GeneralClientCapabilities(position_encodings=encodings),
+        text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities()
+        ),
+        workspace=types.WorkspaceClientCapabilities(
+            configuration=configuration,
+            did_change_configuration=types.DidChangeConfigurationClientCapabilities(
+                dynamic_registration=False
+            ),
+        ),
+        window=types.WindowClientCapabilities(work_done_progress=True),
+    )
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    """A started (not yet initialized) server: each test initializes it with its own settings."""
+    yield
+    await lsp_client.shutdown_session()
+
+
+def open_document(
+    client: LanguageClient, path: Path, text: str | None = None, language: str = "python"
+) -> str:
+    """didOpen a file (optionally with edited text) and return its URI."""
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri,
+                language_id=language,
+                version=1,
+                text=path.read_text() if text is None else text,
+            )
+        )
+    )
+    return uri
+
+
+def inline_params(uri: str, line: int, character: int) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Invoked
+        ),
+    )
+
+
+def with_body_line(text: str, marker: str, indent: str = "    ") -> tuple[str, int]:
+    """Insert an indented empty line after the line holding `marker` (where a body is missing);
+    return the new text and that line's number."""
+    lines = text.split("\n")
+    number = next(i for i, line in enumerate(lines) if marker in line) + 1
+    lines.insert(number, indent)
+    return "\n".join(lines), number
+
+
+def generated_tokens(log: Path, start: int, timeout: float = 30.0) -> int:
+    """Tokens llama.cpp generated for the first request logged after byte `start` of its log
+    (its "eval time = ... / N runs" line), waiting for the line to appear."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with log.open("rb") as fh:
+            fh.seek(start)
+            tail = fh.read().decode("utf-8", "replace")
+        match = re.search(r"^\S*\s+eval time =.*?/\s*(\d+) runs", tail, re.MULTILINE)
+        if match:
+            return int(match.group(1))
+        time.sleep(0.2)
+    raise AssertionError(f"llama.cpp logged no generation after byte {start} of {log}")
+
+
+__all__ = [
+    "free_port",
+    "generated_tokens",
+    "inline_capabilities",
+    "inline_params",
+    "open_document",
+    "settings_for",
+    "with_body_line",
+]
