@@ -24,31 +24,10 @@ from pygls.lsp.client import LanguageClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fetch_model  # noqa: E402
-from llama_stack import MODEL_ALIAS, LlamaServer  # noqa: E402
+from llama_stack import MODEL_ALIAS, LlamaServer, inline_client_capabilities, server_command  # noqa: E402,I001
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
-
-
-def server_command() -> list[str]:
-    """The installed console script next to this interpreter (what an editor would start)."""
-    script = Path(sys.executable).with_name("assist-server")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("assist-server")
-    return [found] if found else [sys.executable, "-m", "assist_server"]
-
-
-def capabilities() -> types.ClientCapabilities:
-    return types.ClientCapabilities(
-        general=types.GeneralClientCapabilities(
-            position_encodings=[types.PositionEncodingKind.Utf16]
-        ),
-        text_document=types.TextDocumentClientCapabilities(
-            inline_completion=types.InlineCompletionClientCapabilities()
-        ),
-        workspace=types.WorkspaceClientCapabilities(configuration=False),
-    )
 
 
 def cursor_at(text: str, marker: str) -> types.Position:
@@ -109,7 +88,7 @@ async def run(args: argparse.Namespace) -> int:
                 types.InitializeParams(
                     process_id=os.getpid(),
                     root_uri=workspace.as_uri(),
-                    capabilities=capabilities(),
+                    capabilities=inline_client_capabilities(),
                     initialization_options=settings,
                 )
             )

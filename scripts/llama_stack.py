@@ -1,11 +1,13 @@
-"""Start and stop a real llama.cpp server (llama-cpp-python) with the test model.
+"""The real stack that the demo, the benchmarks and the end-to-end tests run.
 
-Shared by the demo, the benchmarks and the end-to-end tests so they all run the same stack.
+A llama.cpp server (llama-cpp-python) with the test model, and `assist-server` started the way
+an editor starts it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+
+from lsprotocol import types
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -113,3 +117,25 @@ class LlamaServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def server_command() -> list[str]:
+    """The installed console script next to this interpreter (what an editor would start)."""
+    script = Path(sys.executable).with_name("assist-server")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("assist-server")
+    return [found] if found else [sys.executable, "-m", "assist_server"]
+
+
+def inline_client_capabilities() -> types.ClientCapabilities:
+    """An editor with LSP 3.18 inline completion, UTF-16 positions, settings pushed at start."""
+    return types.ClientCapabilities(
+        general=types.GeneralClientCapabilities(
+            position_encodings=[types.PositionEncodingKind.Utf16]
+        ),
+        text_document=types.TextDocumentClientCapabilities(
+            inline_completion=types.InlineCompletionClientCapabilities()
+        ),
+        workspace=types.WorkspaceClientCapabilities(configuration=False),
+    )

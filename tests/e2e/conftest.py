@@ -3,6 +3,7 @@ stdio driven by pytest-lsp like an editor."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import sys
@@ -82,6 +83,24 @@ async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
     await lsp_client.shutdown_session()
 
 
+async def initialize(
+    client: LanguageClient,
+    workspace: Path,
+    settings: dict[str, Any] | None = None,
+    *,
+    utf8: bool = False,
+    configuration: bool = False,
+) -> types.InitializeResult:
+    """Initialize the server like an editor with inline completion, on `workspace`."""
+    return await client.initialize_session(
+        types.InitializeParams(
+            capabilities=inline_capabilities(utf8=utf8, configuration=configuration),
+            root_uri=workspace.as_uri(),
+            initialization_options=settings,
+        )
+    )
+
+
 def open_document(
     client: LanguageClient, path: Path, text: str | None = None, language: str = "python"
 ) -> str:
@@ -119,25 +138,40 @@ def with_body_line(text: str, marker: str, indent: str = "    ") -> tuple[str, i
     return "\n".join(lines), number
 
 
-def generated_tokens(log: Path, start: int, timeout: float = 30.0) -> int:
-    """Tokens llama.cpp generated for the first request logged after byte `start` of its log
-    (its "eval time = ... / N runs" line), waiting for the line to appear."""
-    deadline = time.monotonic() + timeout
+EVAL_LINE = re.compile(r"^\S*\s+eval time =.*?/\s*(\d+) runs", re.MULTILINE)
+
+
+def log_since(log: Path, start: int) -> str:
+    """What the llama.cpp server logged after byte `start`."""
+    with log.open("rb") as fh:
+        fh.seek(start)
+        return fh.read().decode("utf-8", "replace")
+
+
+async def wait_for_log(log: Path, start: int, pattern: str, seconds: float = 60.0) -> str:
+    """Wait until the log after `start` matches `pattern`; return that part of the log."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        with log.open("rb") as fh:
-            fh.seek(start)
-            tail = fh.read().decode("utf-8", "replace")
-        match = re.search(r"^\S*\s+eval time =.*?/\s*(\d+) runs", tail, re.MULTILINE)
-        if match:
-            return int(match.group(1))
-        time.sleep(0.2)
-    raise AssertionError(f"llama.cpp logged no generation after byte {start} of {log}")
+        text = log_since(log, start)
+        if re.search(pattern, text, re.MULTILINE):
+            return text
+        await asyncio.sleep(0.2)  # never block the loop: the server's output must be read
+    raise AssertionError(f"llama.cpp logged no {pattern!r} after byte {start} of {log}")
+
+
+def generation_counts(text: str) -> list[int]:
+    """Tokens generated per finished generation in a piece of llama.cpp's log (its
+    "eval time = ... / N runs" lines; llama.cpp prints one when a generation finishes)."""
+    return [int(n) for n in EVAL_LINE.findall(text)]
 
 
 __all__ = [
     "free_port",
-    "generated_tokens",
+    "generation_counts",
+    "log_since",
+    "wait_for_log",
     "inline_capabilities",
+    "initialize",
     "inline_params",
     "open_document",
     "settings_for",

@@ -12,7 +12,7 @@ from pytest_lsp import LanguageClient
 
 from conftest import (
     free_port,
-    inline_capabilities,
+    initialize,
     inline_params,
     open_document,
     settings_for,
@@ -37,13 +37,7 @@ async def test_backend_down_one_message_then_recovers(
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=inline_capabilities(),
-            root_uri=workspace.as_uri(),
-            initialization_options=settings_for(url),
-        )
-    )
+    await initialize(client, workspace, settings_for(url))
     path = workspace / "inventory" / "items.py"
     text, line = with_body_line(path.read_text(), "Return the total value of all items")
     uri = open_document(client, path, text)
@@ -66,13 +60,7 @@ async def test_requests_for_unknown_documents_and_bad_positions_are_harmless(
     client: LanguageClient, workspace: Path
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=inline_capabilities(),
-            root_uri=workspace.as_uri(),
-            initialization_options=settings_for(url),
-        )
-    )
+    await initialize(client, workspace, settings_for(url))
     missing = (workspace / "nope.py").as_uri()
     result = await client.text_document_inline_completion_async(inline_params(missing, 0, 0))
     assert items_of(result) == []
@@ -88,13 +76,7 @@ async def test_binary_and_invalid_text_documents_get_no_suggestion(
     client: LanguageClient, workspace: Path
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=inline_capabilities(),
-            root_uri=workspace.as_uri(),
-            initialization_options=settings_for(url),
-        )
-    )
+    await initialize(client, workspace, settings_for(url))
     path = workspace / "blob.py"
     uri = open_document(client, path, "x = 1\x00\x00\ufffd\ud800\n")
     result = await client.text_document_inline_completion_async(inline_params(uri, 1, 0))
@@ -107,13 +89,7 @@ async def test_invalid_settings_are_reported_and_defaults_used(
 ) -> None:
     settings = settings_for(f"http://127.0.0.1:{free_port()}/v1", maxTokens="lots")
     settings["backend"]["kind"] = "vllm"
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=inline_capabilities(),
-            root_uri=workspace.as_uri(),
-            initialization_options=settings,
-        )
-    )
+    await initialize(client, workspace, settings)
     await asyncio.sleep(0.1)
     shown = " | ".join(m.message for m in client.messages)
     assert "assist.completion.maxTokens" in shown and "using 128" in shown
@@ -124,12 +100,8 @@ async def test_settings_pulled_with_workspace_configuration(
     client: LanguageClient, workspace: Path
 ) -> None:
     client.set_configuration({"completion": {"maxTokens": -5}}, section="assist")
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=inline_capabilities(configuration=True),
-            root_uri=workspace.as_uri(),
-            initialization_options=settings_for(f"http://127.0.0.1:{free_port()}/v1"),
-        )
+    await initialize(
+        client, workspace, settings_for(f"http://127.0.0.1:{free_port()}/v1"), configuration=True
     )
     for _ in range(50):
         if client.messages:
@@ -141,9 +113,5 @@ async def test_settings_pulled_with_workspace_configuration(
 async def test_position_encoding_prefers_utf8_when_offered(
     client: LanguageClient, workspace: Path
 ) -> None:
-    init = await client.initialize_session(
-        types.InitializeParams(
-            capabilities=inline_capabilities(utf8=True), root_uri=workspace.as_uri()
-        )
-    )
+    init = await initialize(client, workspace, utf8=True)
     assert init.capabilities.position_encoding == types.PositionEncodingKind.Utf8

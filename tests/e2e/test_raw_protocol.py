@@ -21,8 +21,9 @@ class RawLsp:
             [sys.executable, "-m", "assist_server", "--stdio"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
+        self.notifications: list[dict[str, Any]] = []
 
     def send_bytes(self, body: bytes) -> None:
         assert self.proc.stdin is not None
@@ -48,11 +49,13 @@ class RawLsp:
         return message
 
     def response_to(self, request_id: int) -> dict[str, Any]:
-        """The response with this id, skipping notifications and server requests."""
+        """The response with this id; notifications on the way are kept in `notifications`."""
         for _ in range(50):
             message = self.read()
             if message.get("id") == request_id and "method" not in message:
                 return message
+            if "method" in message:
+                self.notifications.append(message)
         raise AssertionError(f"no response to request {request_id}")
 
     def close(self) -> int:
@@ -84,7 +87,13 @@ def test_garbage_on_the_wire_leaves_the_server_answering(tmp_path: Any) -> None:
             }
         )  # no position
         error = lsp.response_to(2)["error"]
-        assert error["code"] in (-32602, -32603)  # invalid params / internal error, not a crash
+        assert error["code"] == -32602  # Invalid Params, answered rather than dropped
+        assert "position" in error["message"]
+
+        shown = [
+            n["params"]["message"] for n in lsp.notifications if n["method"] == "window/showMessage"
+        ]
+        assert len(shown) == 1 and "could not be read and was ignored" in shown[0]
 
         lsp.send({"id": 3, "method": "assist/noSuchMethod", "params": {}})
         assert lsp.response_to(3)["error"]["code"] == -32601

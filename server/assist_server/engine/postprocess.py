@@ -145,7 +145,9 @@ def settled(raw: str, shape: Shape, stops: Sequence[str] = ()) -> bool:
     if not shape.multiline:
         return True
     complete = strip_fences_and_prose(text[: text.rfind("\n")])
-    kept = drop_repetition(block_lines(complete, shape), shape)
+    # The same rules as `postprocess`: once one of them cuts a finished line, the rest is moot
+    # (a copy of the code after the cursor, a loop, the end of the block).
+    kept = trim_suffix_overlap(drop_repetition(block_lines(complete, shape), shape), shape)
     return kept.count("\n") < complete.count("\n")
 
 

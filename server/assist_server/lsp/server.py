@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
+import cattrs
 from lsprotocol import types
+from pygls.exceptions import FeatureRequestError, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
@@ -41,6 +43,36 @@ class AssistProtocol(LanguageServerProtocol):
                 general.position_encodings = [types.PositionEncodingKind.Utf16]
         result: types.InitializeResult = yield from super().lsp_initialize(params)
         return result
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """Answer a request whose params do not fit its method, instead of dropping it.
+
+        pygls raises while decoding such a request, so the client would wait forever for its
+        answer; we send the Invalid Params error for that id and skip the message.
+        """
+        try:
+            return super().structure_message(data)
+        except (JsonRpcInvalidParams, JsonRpcInternalError) as exc:
+            if not ("id" in data and "method" in data):
+                raise
+            cause = exc.__cause__
+            detail = (
+                "; ".join(cattrs.transform_error(cause))
+                if isinstance(cause, cattrs.ClassValidationError)
+                else str(cause or exc)
+            )
+            log.warning("malformed %s request %s: %s", data["method"], data["id"], detail)
+            error = JsonRpcInvalidParams(f"Invalid params for {data['method']}: {detail}")
+            self._send_response(data["id"], error=error.to_response_error())
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> None:
+        """Skip requests already answered while decoding."""
+        if message is not _ANSWERED:
+            super().handle_message(message)
+
+
+_ANSWERED = object()  # marks a request answered with an error while it was decoded
 
 
 class AssistServer(LanguageServer):
@@ -93,6 +125,17 @@ class AssistServer(LanguageServer):
         if settings.backend != old.backend or settings.completion != old.completion:
             self.engine = CompletionEngine(self.backend, settings.completion)
         log.info("settings in effect: %s", settings.as_dict())
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Say clearly, once per kind of problem, that a message from the editor was ignored."""
+        log.error("could not handle a message from the editor: %s", error, exc_info=error)
+        if source is FeatureRequestError:
+            return  # the client already got this error in the response to its request
+        self.errors.message(
+            f"a message from the editor could not be read and was ignored ({error}); "
+            "the server goes on. Details are in the server log.",
+            types.MessageType.Warning,
+        )
 
     async def aclose(self) -> None:
         """Stop background work and close connections."""

@@ -321,3 +321,15 @@ def test_block_ends_at_a_new_method_after_a_finished_one() -> None:
         "        return self.items.pop()\n"
     )
     assert block_lines(raw, shape) == "def push(self, item):\n        self.items.append(item)\n"
+
+
+def test_settled_once_the_model_starts_copying_the_code_after_the_cursor() -> None:
+    shape = Shape(
+        multiline=True,
+        indent="    ",
+        line_after="",
+        last_line_before="def total(items):",
+        suffix="\n    print(total)\n",
+    )
+    assert not settled("total = sum(items)\n", shape)
+    assert settled("total = sum(items)\n    print(total)\n", shape)
