@@ -101,6 +101,15 @@ async def initialize(
     )
 
 
+def items_of(
+    result: types.InlineCompletionList | list[types.InlineCompletionItem] | None,
+) -> list[types.InlineCompletionItem]:
+    """The items of an inline completion answer, whichever of its two shapes it has."""
+    if isinstance(result, types.InlineCompletionList):
+        return list(result.items)
+    return list(result or [])
+
+
 def open_document(
     client: LanguageClient, path: Path, text: str | None = None, language: str = "python"
 ) -> str:
@@ -173,6 +182,7 @@ __all__ = [
     "inline_capabilities",
     "initialize",
     "inline_params",
+    "items_of",
     "open_document",
     "settings_for",
     "with_body_line",

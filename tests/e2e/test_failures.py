@@ -14,6 +14,7 @@ from conftest import (
     free_port,
     initialize,
     inline_params,
+    items_of,
     open_document,
     settings_for,
     with_body_line,
@@ -21,14 +22,6 @@ from conftest import (
 from llama_stack import LlamaServer
 
 pytestmark = [pytest.mark.e2e]
-
-
-def items_of(
-    result: types.InlineCompletionList | list[types.InlineCompletionItem] | None,
-) -> list[types.InlineCompletionItem]:
-    if isinstance(result, types.InlineCompletionList):
-        return list(result.items)
-    return list(result or [])
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from conftest import (
     generation_counts,
     initialize,
     inline_params,
+    items_of,
     open_document,
     settings_for,
     wait_for_log,
@@ -25,14 +26,6 @@ from llama_stack import LlamaServer
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 EVAL_PATTERN = r"^\S*\s+eval time ="
-
-
-def items_of(
-    result: types.InlineCompletionList | list[types.InlineCompletionItem] | None,
-) -> list[types.InlineCompletionItem]:
-    if isinstance(result, types.InlineCompletionList):
-        return list(result.items)
-    return list(result or [])
 
 
 async def test_completion_from_the_real_model_parses_and_respects_the_suffix(

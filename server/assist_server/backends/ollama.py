@@ -31,6 +31,15 @@ from assist_server.types import ChatMessage, GenerateRequest
 
 log = logging.getLogger(__name__)
 
+# What the client raises for a server that is down, refuses, or does not speak Ollama's API.
+_FAILURES = (
+    ollama.ResponseError,
+    httpx.HTTPError,
+    ConnectionError,
+    json.JSONDecodeError,
+    pydantic.ValidationError,
+)
+
 START_HINT = "start Ollama (`ollama serve`) or fix backend.url."
 
 
@@ -111,11 +120,7 @@ class OllamaBackend:
         except BackendError:
             raise
         except (
-            ollama.ResponseError,
-            httpx.HTTPError,
-            ConnectionError,
-            json.JSONDecodeError,
-            pydantic.ValidationError,
+            *_FAILURES,
             TypeError,
             AttributeError,
         ) as exc:
@@ -176,13 +181,7 @@ class OllamaBackend:
         """Names from /api/tags."""
         try:
             listing = await self._client.list()
-        except (
-            ollama.ResponseError,
-            httpx.HTTPError,
-            ConnectionError,
-            json.JSONDecodeError,
-            pydantic.ValidationError,
-        ) as exc:
+        except _FAILURES as exc:
             raise self._translate(exc, "") from exc
         return [str(m.model) for m in listing.models if m.model]
 
