@@ -30,11 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
 
 
+TYPED = "    return "  # what the user has typed on the empty line of the function body
+
+
 def cursor_at(text: str, marker: str) -> types.Position:
-    """The position right after the line that contains `marker`, indented like a body."""
+    """The position after TYPED on the line below the one that contains `marker`."""
     for number, line in enumerate(text.split("\n")):
         if marker in line:
-            return types.Position(line=number + 1, character=4)
+            return types.Position(line=number + 1, character=len(TYPED))
     raise SystemExit(f"demo: marker {marker!r} not found")
 
 
@@ -81,7 +84,12 @@ async def run(args: argparse.Namespace) -> int:
         await client.start_io(*server_command(), "--stdio", "-v", "--log-file", str(server_log))
         settings = {
             "backend": {"kind": "openai", "url": llama.url},
-            "completion": {"model": MODEL_ALIAS, "fimTemplate": "qwen", "maxTokens": 96},
+            "completion": {
+                "model": MODEL_ALIAS,
+                "fimTemplate": "qwen",
+                "maxTokens": 96,
+                "temperature": 0,
+            },
         }
         try:
             init = await client.initialize_async(
@@ -108,9 +116,9 @@ async def run(args: argparse.Namespace) -> int:
                 )
             )
             position = cursor_at(text, "Return the total value of all items")
-            # The editor has put the cursor on a new, indented line of the empty function body.
+            # The user has opened a line in the empty function body and typed "return ".
             lines = text.split("\n")
-            lines.insert(position.line, "    ")
+            lines.insert(position.line, TYPED)
             text = "\n".join(lines)
             client.text_document_did_change(
                 types.DidChangeTextDocumentParams(
@@ -123,7 +131,7 @@ async def run(args: argparse.Namespace) -> int:
             ghost2, ms2 = await ask(client, uri, position)
             show("same request again (served from the server's cache)", text, position, ghost2, ms2)
             if ghost:
-                typed = ghost[:3]
+                typed = ghost[: max(1, min(4, len(ghost) - 1))]  # leave a rest to serve
                 lines = text.split("\n")
                 lines[position.line] += typed
                 text = "\n".join(lines)
