@@ -32,6 +32,13 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
+# A CPU build of torch before the project (sentence-transformers would otherwise pull a CUDA
+# build of several GB); 2.13.0 is the CPU wheel these machines keep on disk.
+if ! "$PY" -c "import torch" 2>/dev/null; then
+  say "installing torch (CPU build)"
+  "${PIP[@]}" install --quiet "torch==2.13.0"
+fi
+
 # The project and its dev tools; re-installed only when pyproject.toml changes.
 stamp="$VENV/.assist-installed"
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"

@@ -87,7 +87,151 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--chat-model", help="chat.model")
     doctor.add_argument("--fim-template", help="completion.fimTemplate")
     doctor.add_argument("--json", action="store_true", help="print the result as JSON")
+    index = sub.add_parser(
+        "index",
+        help="index a workspace folder (what the editor would use)",
+        description="Crawl, chunk and store PATH in its index, then embed the chunks; prints "
+        "files, chunks, MB, seconds and chunks/s.",
+    )
+    index.add_argument("path", type=Path, help="workspace root")
+    index.add_argument(
+        "--settings", type=_settings_arg, default={}, help="settings as JSON or @file"
+    )
+    index.add_argument("--no-embed", action="store_true", help="lexical index only")
+    index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    search = sub.add_parser("search", help="search a workspace's index")
+    search.add_argument("path", type=Path, help="workspace root")
+    search.add_argument("query", help="text or code to look for")
+    search.add_argument("--mode", choices=["lexical", "vector", "hybrid"], default="hybrid")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument(
+        "--settings", type=_settings_arg, default={}, help="settings as JSON or @file"
+    )
+    search.add_argument("--json", action="store_true", help="print the hits as JSON")
+    status = sub.add_parser("status", help="what the index of a workspace holds")
+    status.add_argument("path", type=Path, help="workspace root")
+    status.add_argument(
+        "--settings", type=_settings_arg, default={}, help="settings as JSON or @file"
+    )
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
     return parser
+
+
+class _ProgressBar:
+    """One line on stderr that redraws on a terminal and prints every 10% elsewhere."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last: tuple[str, int] = ("", -1)
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        unit = "files" if phase == "index" else "chunks"
+        line = f"{phase:>6} {percent:3d}% {done}/{total} {unit}"
+        if self._tty:
+            bar = "#" * (percent // 5)
+            print(f"\r{line} [{bar:<20}]", end="", file=sys.stderr, flush=True)
+            if done >= total:
+                print(file=sys.stderr)
+        elif (phase, percent // 10) != self._last or done >= total:
+            self._last = (phase, percent // 10)
+            print(line, file=sys.stderr, flush=True)
+
+
+def _open_index(path: Path, settings_source: dict[str, Any]) -> Any:
+    from assist_server.config import parse_settings
+    from assist_server.index.indexer import WorkspaceIndex
+
+    if not path.is_dir():
+        raise SystemExit(f"assist-server: {path} is not a folder")
+    settings = parse_settings(settings_source)
+    for problem in settings.problems:
+        print(f"assist-server: {problem}", file=sys.stderr)
+    workspace = WorkspaceIndex(path, settings.index)
+    if workspace.store.rebuilt:
+        print(f"assist-server: index rebuilt: {workspace.store.rebuilt}", file=sys.stderr)
+    return workspace
+
+
+def _index(args: argparse.Namespace) -> int:
+    import time
+
+    workspace = _open_index(args.path, args.settings)
+    bar = _ProgressBar()
+    started = time.perf_counter()
+    summary = workspace.index_all(progress=bar)
+    embedded = 0 if args.no_embed else workspace.embed_pending(progress=bar)
+    seconds = time.perf_counter() - started
+    stats = workspace.store.stats()
+    result = {
+        "path": str(workspace.root),
+        "index": str(workspace.store_path),
+        "files": stats.files,
+        "changed": summary.changed,
+        "removed": summary.removed,
+        "chunks": stats.chunks,
+        "embedded": stats.embedded,
+        "newly_embedded": embedded,
+        "mb": round(summary.bytes / 1e6, 3),
+        "seconds": round(seconds, 2),
+        "chunks_per_second": round(summary.chunks / max(seconds, 1e-9), 1),
+        "skipped": summary.report.summary(),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"{stats.files} files, {stats.chunks} chunks ({stats.embedded} embedded), "
+            f"{result['mb']} MB read, {seconds:.1f} s, {result['chunks_per_second']} chunks/s"
+        )
+        print(f"index: {workspace.store_path}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    workspace = _open_index(args.path, args.settings)
+    hits = workspace.search(args.query, limit=args.limit, mode=args.mode)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "path": h.path,
+                        "start_line": h.start_line,
+                        "end_line": h.end_line,
+                        "symbol": h.symbol,
+                        "kind": h.kind,
+                        "score": round(h.score, 4),
+                    }
+                    for h in hits
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for hit in hits:
+            label = f" {hit.kind} {hit.symbol}" if hit.symbol else ""
+            print(f"{hit.path}:{hit.start_line}-{hit.end_line}{label}  ({hit.score:.3f})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    workspace = _open_index(args.path, args.settings)
+    stats = workspace.store.stats()
+    result = {
+        "path": str(workspace.root),
+        "index": str(workspace.store_path),
+        "files": stats.files,
+        "chunks": stats.chunks,
+        "embedded": stats.embedded,
+        "disk_mb": round(stats.disk_bytes / 1e6, 2),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -140,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `assist-server` command."""
     args = build_parser().parse_args(argv)
     _logging(args.verbose, args.log_file)
-    if args.command == "doctor":
-        return _doctor(args)
+    commands = {"doctor": _doctor, "index": _index, "search": _search, "status": _status}
+    if args.command in commands:
+        return commands[args.command](args)
 
     from assist_server.lsp.app import create_server
 

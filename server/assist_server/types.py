@@ -80,3 +80,60 @@ class CompletionResult:
     output_tokens: int = 0
     multiline: bool = False
     timings: Timings = field(default_factory=Timings)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a file worth retrieving on its own.
+
+    A function, a method, a class skeleton, or a window of lines; lines are 1-based, inclusive.
+    """
+
+    path: str  # relative to the workspace root, with forward slashes
+    language: str
+    symbol: str  # "" for line windows and skeleton-less pieces
+    kind: str  # "function" | "method" | "class" | "skeleton" | "window" | ...
+    start_line: int
+    end_line: int
+    text: str
+    content_hash: str  # of `text`, hex
+
+
+@dataclass(frozen=True)
+class Definition:
+    """Where a name is defined in a file (1-based lines)."""
+
+    name: str
+    kind: str
+    path: str
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a name is used (1-based line), for finding usage examples of an API."""
+
+    name: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Import:
+    """A name a file imports, and the module it names (as written in the source)."""
+
+    name: str
+    module: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class FileSymbols:
+    """What the chunker learned from one file."""
+
+    chunks: tuple[Chunk, ...]
+    definitions: tuple[Definition, ...]
+    imports: tuple[Import, ...]
+    references: tuple[Reference, ...]

@@ -276,3 +276,63 @@ def test_settings_json_style_dotted_keys_with_the_section_prefix() -> None:
     assert settings.completion.model == "codestral"
     assert settings.backend.kind == "openai"
     assert settings.unknown_keys == ()
+
+
+def test_index_defaults() -> None:
+    index = parse_settings().index
+    assert index.exclude == ()
+    assert index.max_file_bytes == 1_000_000
+    assert index.secret_patterns == ()
+    assert parse_settings().as_dict()["index.exclude"] == []
+
+
+def test_index_pattern_lists_are_read_as_tuples() -> None:
+    settings = parse_settings(
+        {
+            "index": {
+                "exclude": ["docs/", "!docs/keep.md", "*.snap"],
+                "maxFileBytes": 250000,
+                "secretPatterns": ["*.vault", "config/prod.yaml"],
+            }
+        }
+    )
+    assert settings.problems == ()
+    assert settings.index.exclude == ("docs/", "!docs/keep.md", "*.snap")
+    assert settings.index.max_file_bytes == 250000
+    assert settings.index.secret_patterns == ("*.vault", "config/prod.yaml")
+    assert reparsed_through_json(settings.as_dict()) == settings
+
+
+def reparsed_through_json(flat: dict[str, Any]) -> Any:
+    return parse_settings(json.loads(json.dumps(flat)))
+
+
+def test_a_single_pattern_string_counts_as_a_list_of_one() -> None:
+    assert parse_settings({"index.exclude": "*.log"}).index.exclude == ("*.log",)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("index.exclude", {"docs": True}, "list of non-empty gitignore-style patterns"),
+        ("index.exclude", ["ok/", 3], "list of non-empty gitignore-style patterns"),
+        ("index.exclude", ["ok/", "  "], "list of non-empty gitignore-style patterns"),
+        ("index.exclude", ["trailing\\"], "not a valid gitignore-style pattern"),
+        ("index.secretPatterns", ["*.vault", "!.env"], "can only add to the built-in list"),
+        ("index.secretPatterns", "!*.pem", "can only add to the built-in list"),
+        ("index.maxFileBytes", 10, "expected a number"),
+        ("index.maxFileBytes", "1MB", "expected a number"),
+    ],
+)
+def test_invalid_index_settings_are_reported_and_defaults_kept(
+    key: str, value: Any, expected: str
+) -> None:
+    settings = parse_settings({key: value})
+    (problem,) = settings.problems
+    assert problem.startswith(f"assist.{key}: ")
+    assert expected in problem
+    assert settings.index == parse_settings().index
+
+
+def test_index_settings_are_in_the_settings_table() -> None:
+    assert {"index.exclude", "index.maxFileBytes", "index.secretPatterns"} <= set(SPECS)

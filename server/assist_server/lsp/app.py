@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from assist_server.lsp.features import completion, configuration, documents, inline_completion
+from assist_server.lsp.features import (
+    completion,
+    configuration,
+    documents,
+    indexing,
+    inline_completion,
+)
 from assist_server.lsp.server import AssistServer
 
 
 def create_server() -> AssistServer:
     """A ready-to-start server."""
     server = AssistServer()
-    for feature in (configuration, documents, inline_completion, completion):
+    for feature in (configuration, documents, inline_completion, completion, indexing):
         feature.register(server)
     return server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cattrs
 from lsprotocol import types
@@ -18,6 +18,9 @@ from assist_server.backends import Backend, create_backend
 from assist_server.config import Settings, parse_settings
 from assist_server.engine.completion import CompletionEngine
 from assist_server.lsp.errors import ErrorReporter
+
+if TYPE_CHECKING:
+    from assist_server.lsp.features.indexing import Indexing
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,11 @@ class AssistServer(LanguageServer):
         self._tasks: set[asyncio.Task[Any]] = set()
         # Features that decide at initialize whether to register (capabilities tell the truth).
         self.on_initialize: list[Callable[[types.InitializeParams], None]] = []
+        # Features that start work once the client is ready and settings are pulled.
+        self.on_initialized: list[Callable[[], None]] = []
+        # Features that follow settings changes: called with (old, new) after each change.
+        self.on_settings: list[Callable[[Settings, Settings], None]] = []
+        self.indexing: Indexing | None = None
 
     @property
     def position_encoding(self) -> str:
@@ -125,6 +133,8 @@ class AssistServer(LanguageServer):
         if settings.backend != old.backend or settings.completion != old.completion:
             self.engine = CompletionEngine(self.backend, settings.completion)
         log.info("settings in effect: %s", settings.as_dict())
+        for hook in self.on_settings:
+            hook(old, settings)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Say clearly, once per kind of problem, that a message from the editor was ignored."""

@@ -19,7 +19,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LanguageInfo:
-    """How to load a grammar and what its syntax looks like to the completion pipeline."""
+    """How to load a grammar and what its syntax looks like to the completion pipeline.
+
+    The fields after `indent_blocks` serve the chunker (`syntax/chunking.py`): `queries` names
+    the files `queries/<queries>.scm` (definitions, imports) and `queries/<queries>.refs.scm`
+    (references); without them the language is cut into plain line windows.
+    """
 
     module: str
     function: str = "language"
@@ -27,6 +32,12 @@ class LanguageInfo:
     string_types: tuple[str, ...] = ("string", "string_content", "template_string")
     block_openers: tuple[str, ...] = ("{", "(", "[")
     indent_blocks: bool = False  # blocks are delimited by indentation (Python)
+    queries: str = ""
+    elision: str = "// ..."  # stands for an elided body in a class skeleton
+    leading_types: tuple[str, ...] = ()  # besides comments, what sticks to the next definition
+    wrapper_types: tuple[str, ...] = ()  # parents that belong to the definition they wrap
+    import_path_separator: str = ""  # an unnamed import is named after its path's last part
+    not_references: tuple[str, ...] = ()  # identifiers that name no API (`self`)
 
 
 _C_LIKE_STRINGS = (
@@ -39,36 +50,120 @@ _C_LIKE_STRINGS = (
     "string",
 )
 
+_JS_WRAPPERS = ("export_statement",)
+_TS_WRAPPERS = ("export_statement", "ambient_declaration")
+_C_WRAPPERS = ("type_definition",)
+_CPP_WRAPPERS = ("type_definition", "template_declaration")
+_JAVA_COMMENTS = ("line_comment", "block_comment")
+
 LANGUAGES: dict[str, LanguageInfo] = {
     "python": LanguageInfo(
         "tree_sitter_python",
         string_types=("string", "string_content"),
         block_openers=(":", "(", "[", "{"),
         indent_blocks=True,
+        queries="python",
+        elision="...",
+        wrapper_types=("decorated_definition",),
+        not_references=("self", "cls"),
     ),
-    "javascript": LanguageInfo("tree_sitter_javascript", string_types=_C_LIKE_STRINGS),
-    "javascriptreact": LanguageInfo("tree_sitter_javascript", string_types=_C_LIKE_STRINGS),
+    "javascript": LanguageInfo(
+        "tree_sitter_javascript",
+        string_types=_C_LIKE_STRINGS,
+        queries="javascript",
+        leading_types=("decorator",),
+        wrapper_types=_JS_WRAPPERS,
+    ),
+    "javascriptreact": LanguageInfo(
+        "tree_sitter_javascript",
+        string_types=_C_LIKE_STRINGS,
+        queries="javascript",
+        leading_types=("decorator",),
+        wrapper_types=_JS_WRAPPERS,
+    ),
     "typescript": LanguageInfo(
-        "tree_sitter_typescript", "language_typescript", string_types=_C_LIKE_STRINGS
+        "tree_sitter_typescript",
+        "language_typescript",
+        string_types=_C_LIKE_STRINGS,
+        queries="typescript",
+        leading_types=("decorator",),
+        wrapper_types=_TS_WRAPPERS,
     ),
     "typescriptreact": LanguageInfo(
-        "tree_sitter_typescript", "language_tsx", string_types=_C_LIKE_STRINGS
+        "tree_sitter_typescript",
+        "language_tsx",
+        string_types=_C_LIKE_STRINGS,
+        queries="typescript",
+        leading_types=("decorator",),
+        wrapper_types=_TS_WRAPPERS,
     ),
     "go": LanguageInfo(
-        "tree_sitter_go", string_types=("interpreted_string_literal", "raw_string_literal")
+        "tree_sitter_go",
+        string_types=("interpreted_string_literal", "raw_string_literal"),
+        queries="go",
+        wrapper_types=("type_declaration", "const_declaration", "var_declaration"),
+        import_path_separator="/",
     ),
     "rust": LanguageInfo(
         "tree_sitter_rust",
-        comment_types=("line_comment", "block_comment"),
+        comment_types=_JAVA_COMMENTS,
         string_types=_C_LIKE_STRINGS,
+        queries="rust",
+        leading_types=("attribute_item",),
     ),
     "java": LanguageInfo(
         "tree_sitter_java",
-        comment_types=("line_comment", "block_comment"),
+        comment_types=_JAVA_COMMENTS,
         string_types=_C_LIKE_STRINGS,
+        queries="java",
     ),
-    "c": LanguageInfo("tree_sitter_c", string_types=_C_LIKE_STRINGS),
-    "cpp": LanguageInfo("tree_sitter_cpp", string_types=_C_LIKE_STRINGS),
+    "c": LanguageInfo(
+        "tree_sitter_c", string_types=_C_LIKE_STRINGS, queries="c", wrapper_types=_C_WRAPPERS
+    ),
+    "cpp": LanguageInfo(
+        "tree_sitter_cpp", string_types=_C_LIKE_STRINGS, queries="cpp", wrapper_types=_CPP_WRAPPERS
+    ),
+    "csharp": LanguageInfo(
+        "tree_sitter_c_sharp",
+        string_types=(
+            "string_literal",
+            "string_literal_content",
+            "verbatim_string_literal",
+            "raw_string_literal",
+            "interpolated_string_expression",
+            "character_literal",
+        ),
+        queries="csharp",
+    ),
+    "ruby": LanguageInfo(
+        "tree_sitter_ruby",
+        string_types=("string", "string_content", "heredoc_body", "simple_symbol"),
+        block_openers=("{", "(", "[", "|", " do"),
+        queries="ruby",
+        elision="# ...",
+    ),
+    "php": LanguageInfo(
+        "tree_sitter_php",
+        "language_php",
+        string_types=("string", "encapsed_string", "string_content", "heredoc_body"),
+        queries="php",
+        not_references=("this", "self", "parent", "static"),
+    ),
+    "shellscript": LanguageInfo(
+        "tree_sitter_bash",
+        string_types=("string", "raw_string", "ansi_c_string", "heredoc_body"),
+        block_openers=("{", "(", " then", " do"),
+        queries="bash",
+        elision="# ...",
+    ),
+    "lua": LanguageInfo(
+        "tree_sitter_lua",
+        string_types=("string", "string_content"),
+        block_openers=("{", "(", " then", " do"),
+        queries="lua",
+        elision="-- ...",
+        not_references=("self",),
+    ),
 }
 
 EXTENSIONS: dict[str, str] = {
@@ -93,6 +188,14 @@ EXTENSIONS: dict[str, str] = {
     ".hpp": "cpp",
     ".hh": "cpp",
     ".hxx": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".rake": "ruby",
+    ".gemspec": "ruby",
+    ".php": "php",
+    ".sh": "shellscript",
+    ".bash": "shellscript",
+    ".lua": "lua",
 }
 
 _ALIASES = {
@@ -103,6 +206,12 @@ _ALIASES = {
     "jsx": "javascriptreact",
     "c++": "cpp",
     "golang": "go",
+    "c#": "csharp",
+    "cs": "csharp",
+    "rb": "ruby",
+    "sh": "shellscript",
+    "bash": "shellscript",
+    "shell": "shellscript",
 }
 
 _cache: dict[str, tree_sitter.Language | None] = {}

@@ -33,6 +33,8 @@ def register(server: AssistServer) -> None:
     async def initialized(params: types.InitializedParams) -> None:
         server.run_background(_watch_configuration(server), "register-configuration")
         await pull_configuration(server)
+        for hook in server.on_initialized:
+            hook()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:

@@ -1,0 +1,1 @@
+"""Workspace index: crawl, chunk, embed, store (the only importer of lancedb), search."""

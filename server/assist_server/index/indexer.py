@@ -1,0 +1,322 @@
+"""Keep one workspace root's index current: crawl, chunk, store, embed; and search it.
+
+All methods here block (tree-sitter, LanceDB, torch): callers run them in worker threads. Files
+are compared by size and mtime first and by content hash only when those changed, so a restart
+re-uses everything that did not change. The lexical index is searchable as soon as chunks are
+stored; embeddings follow in their own pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from assist_server.config import IndexSettings
+from assist_server.index.crawl import CrawledFile, CrawlReport, CrawlRules, crawl, read_text
+from assist_server.index.embed import Embedder, SentenceTransformerEmbedder
+from assist_server.index.store import (
+    META_FILE,
+    ChunkStore,
+    IndexedFile,
+    StoredChunk,
+    StoreIdentity,
+)
+from assist_server.index.vectors import VectorMatrix
+from assist_server.syntax import chunking
+from assist_server.syntax.chunking import chunk_file
+from assist_server.syntax.languages import language_id
+
+log = logging.getLogger(__name__)
+
+WRITE_BATCH_FILES = 64  # files per LanceDB write: few versions, bounded memory
+EMBED_BATCH = 64
+COMPACT_EVERY_WRITES = 50
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def _chunker_version() -> str:
+    """A fingerprint of the chunker's code and queries: any change to them rebuilds the index."""
+    digest = hashlib.sha256()
+    folder = Path(chunking.__file__).parent
+    for part in [Path(chunking.__file__), *sorted((folder / "queries").glob("*.scm"))]:
+        digest.update(part.name.encode() + b"\0" + part.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CHUNKER_VERSION = _chunker_version()
+
+
+def default_index_path(root: Path) -> Path:
+    """One database per workspace root under the user cache folder."""
+    resolved = root.resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in resolved.name) or "root"
+    return Path(platformdirs.user_cache_dir("assist-server")) / "index" / f"{name}-{digest}"
+
+
+@dataclass
+class IndexSummary:
+    """What one indexing pass did."""
+
+    files: int = 0
+    changed: int = 0
+    removed: int = 0
+    chunks: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    report: CrawlReport = field(default_factory=CrawlReport)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class WorkspaceIndex:
+    """The index of one workspace root."""
+
+    def __init__(
+        self,
+        root: Path,
+        settings: IndexSettings,
+        *,
+        embedder: Embedder | None = None,
+        store_path: Path | None = None,
+    ) -> None:
+        self.root = root.resolve()
+        self.settings = settings
+        self.store_path = store_path or (
+            Path(settings.path) if settings.path else default_index_path(self.root)
+        )
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self.rules = CrawlRules(
+            exclude=tuple(settings.exclude),
+            max_file_bytes=settings.max_file_bytes,
+            extra_secret_patterns=tuple(settings.secret_patterns),
+        )
+        self.store = ChunkStore(self.store_path, self._identity())
+        self.vectors = VectorMatrix(self.store.identity.dimension)
+        self._writes = 0
+        self._vectors_dirty = True
+
+    # --- identity and embedder ----------------------------------------------------------
+
+    @property
+    def embeddings_enabled(self) -> bool:
+        """False when `index.embeddingProvider` is "none"."""
+        return self.settings.embedding_provider != "none"
+
+    def _model_id(self) -> str:
+        if not self.embeddings_enabled:
+            return "none"
+        return f"sentence-transformers:{self.settings.embedding_model}"
+
+    def _identity(self) -> StoreIdentity:
+        """Reuse the recorded dimension when the model matches, so opening needs no model."""
+        model = self._model_id()
+        meta = self.store_path / META_FILE
+        try:
+            found = json.loads(meta.read_text(encoding="utf-8"))
+            if found.get("embedding_model") == model and found.get("chunker") == CHUNKER_VERSION:
+                return StoreIdentity(CHUNKER_VERSION, model, int(found["dimension"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        dimension = self.embedder().dimension if self.embeddings_enabled else 1
+        return StoreIdentity(CHUNKER_VERSION, model, dimension)
+
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use (seconds: torch and the weights)."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = SentenceTransformerEmbedder(self.settings.embedding_model)
+            return self._embedder
+
+    # --- indexing -----------------------------------------------------------------------
+
+    def index_all(
+        self, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> IndexSummary:
+        """Bring the lexical index up to date with the files on disk."""
+        started = time.perf_counter()
+        summary = IndexSummary()
+        known = self.store.file_fingerprints()
+        files = list(crawl(self.root, self.rules, summary.report))
+        summary.files = len(files)
+        seen: set[str] = set()
+        batch: list[IndexedFile] = []
+        for done, file in enumerate(files, 1):
+            if cancel is not None and cancel.is_set():
+                break
+            seen.add(file.rel_path)
+            indexed = self._read_if_changed(file, known.get(file.rel_path))
+            if indexed is not None:
+                batch.append(indexed)
+                summary.changed += 1
+                summary.chunks += len(indexed.symbols.chunks) if indexed.symbols else 0
+                summary.bytes += indexed.size
+            if len(batch) >= WRITE_BATCH_FILES:
+                self._write(batch)
+                batch = []
+            if progress is not None:
+                progress("index", done, len(files))
+        self._write(batch)
+        if cancel is None or not cancel.is_set():
+            gone = [path for path in known if path not in seen]
+            self.store.remove_files(gone)
+            summary.removed = len(gone)
+            if gone:
+                self._vectors_dirty = True
+        self.store.compact()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _read_if_changed(
+        self, file: CrawledFile, known: tuple[str, int, int] | None
+    ) -> IndexedFile | None:
+        if known is not None and known[1] == file.mtime_ns and known[2] == file.size:
+            return None  # same size and mtime: unchanged
+        text = read_text(file)
+        if text is None:
+            return None
+        digest = _sha256(text)
+        if known is not None and known[0] == digest:  # touched, not changed: keep its rows
+            return IndexedFile(file.rel_path, digest, file.mtime_ns, file.size, None)
+        return self._chunked(file.rel_path, text, digest, file.mtime_ns, file.size)
+
+    def _chunked(
+        self, rel_path: str, text: str, digest: str, mtime_ns: int, size: int
+    ) -> IndexedFile:
+        symbols = chunk_file(rel_path, text, language_id("", rel_path))
+        return IndexedFile(rel_path, digest, mtime_ns, size, symbols)
+
+    def _write(self, batch: list[IndexedFile]) -> None:
+        changed = [f for f in batch if f.symbols is not None]
+        touched = [f for f in batch if f.symbols is None]
+        if changed:
+            self.store.replace_files(changed)
+            self._vectors_dirty = True
+        if touched:
+            self.store.touch_files(touched)
+        if changed or touched:
+            self._writes += 1
+            if self._writes % COMPACT_EVERY_WRITES == 0:
+                self.store.compact()
+
+    def reindex_file(self, path: Path, text: str | None = None) -> bool:
+        """Re-index one file (on save or change); False when it is not indexable."""
+        rel = self.relative(path)
+        if rel is None:
+            return False
+        report = CrawlReport()
+        crawled = next(iter(crawl(self.root, self.rules, report, only=[path])), None)
+        if crawled is None:
+            self.store.remove_files([rel])
+            self._vectors_dirty = True
+            return False
+        if text is None:
+            text = read_text(crawled)
+            if text is None:
+                return False
+        self._write([self._chunked(rel, text, _sha256(text), crawled.mtime_ns, crawled.size)])
+        return True
+
+    def remove(self, paths: Sequence[Path]) -> None:
+        """Forget deleted files."""
+        rels = [rel for p in paths if (rel := self.relative(p)) is not None]
+        self.store.remove_files(rels)
+        self._vectors_dirty = True
+
+    def relative(self, path: Path) -> str | None:
+        """The workspace-relative path with forward slashes, or None outside the root."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    # --- embeddings ---------------------------------------------------------------------
+
+    def embed_pending(
+        self,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+        prefer: Sequence[str] = (),
+    ) -> int:
+        """Embed chunks that have no vector yet, `prefer`red paths first; returns how many."""
+        if not self.embeddings_enabled:
+            return 0
+        total = self.store.stats()
+        todo = total.chunks - total.embedded
+        done = 0
+        while cancel is None or not cancel.is_set():
+            pending = self.store.pending_embeddings(EMBED_BATCH, prefer=prefer)
+            if not pending:
+                break
+            vectors = self.embedder().encode([text for _, text in pending])
+            self.store.set_vectors([chunk_id for chunk_id, _ in pending], vectors)
+            done += len(pending)
+            self._vectors_dirty = True
+            if progress is not None:
+                progress("embed", done, max(todo, done))
+        self.refresh_vectors()
+        return done
+
+    def refresh_vectors(self) -> None:
+        """Reload the in-memory matrix when the store's vectors changed."""
+        if self._vectors_dirty and self.embeddings_enabled:
+            ids, matrix = self.store.all_vectors()
+            self.vectors.replace(ids, matrix)
+            self._vectors_dirty = False
+
+    # --- search -------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 10, mode: str = "hybrid") -> list[StoredChunk]:
+        """Lexical (BM25), vector (cosine) or hybrid (reciprocal rank fusion) search."""
+        lexical: list[StoredChunk] = []
+        vector: list[StoredChunk] = []
+        if mode in ("lexical", "hybrid"):
+            lexical = self.store.search_text(query, limit * 2 if mode == "hybrid" else limit)
+        if mode in ("vector", "hybrid") and self.embeddings_enabled:
+            self.refresh_vectors()
+            if len(self.vectors):
+                query_vector = self.embedder().encode([query])[0]
+                hits = self.vectors.search(query_vector, limit * 2 if mode == "hybrid" else limit)
+                scores = dict(hits)
+                vector = [
+                    _with_score(chunk, scores[chunk.id])
+                    for chunk in self.store.chunks_by_id([i for i, _ in hits])
+                ]
+        if mode == "lexical":
+            return lexical[:limit]
+        if mode == "vector":
+            return vector[:limit]
+        return fuse([lexical, vector], limit)
+
+    def status(self) -> dict[str, int]:
+        """Counts for `assist/status`."""
+        stats = self.store.stats()
+        return {"files": stats.files, "chunks": stats.chunks, "embedded": stats.embedded}
+
+
+def _with_score(chunk: StoredChunk, score: float) -> StoredChunk:
+    return StoredChunk(**{**chunk.__dict__, "score": score})
+
+
+def fuse(rankings: Sequence[Sequence[StoredChunk]], limit: int, k: int = 60) -> list[StoredChunk]:
+    """Reciprocal rank fusion: each list adds 1/(k + rank) to a chunk's score."""
+    scores: dict[str, float] = {}
+    chunks: dict[str, StoredChunk] = {}
+    for ranking in rankings:
+        for rank, chunk in enumerate(ranking):
+            scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (k + rank + 1)
+            chunks.setdefault(chunk.id, chunk)
+    order = sorted(scores, key=lambda i: -scores[i])[:limit]
+    return [_with_score(chunks[i], scores[i]) for i in order]

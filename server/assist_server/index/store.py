@@ -1,0 +1,542 @@
+"""The on-disk index of one workspace root in LanceDB: chunks, files and symbols.
+
+The only module that imports lancedb. One database per workspace root; its identity (store format,
+chunker version, embedding model and dimension) is recorded, and a mismatch or a damaged database
+leads to a clean rebuild with a warning, never a crash. Writes are batched per group of files and
+old table versions are cleaned up by `compact`, so disk use does not grow with the number of saves.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS
+
+from assist_server.types import Chunk, FileSymbols
+
+log = logging.getLogger(__name__)
+
+STORE_FORMAT = 1  # bump when the table layout changes
+META_FILE = "assist-index.json"
+CLEANUP_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class StoreIdentity:
+    """What the stored rows depend on: when any of it changes, the index is rebuilt."""
+
+    chunker_version: str
+    embedding_model: str
+    dimension: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The identity as written next to the tables."""
+        return {
+            "format": STORE_FORMAT,
+            "chunker": self.chunker_version,
+            "embedding_model": self.embedding_model,
+            "dimension": self.dimension,
+        }
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """One file's worth of rows: its fingerprint and what the chunker found in it."""
+
+    rel_path: str
+    content_hash: str
+    mtime_ns: int
+    size: int
+    symbols: FileSymbols | None  # None: content unchanged, only the fingerprint moves
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as read back from the store, with its search score where there is one."""
+
+    id: str
+    path: str
+    language: str
+    symbol: str
+    kind: str
+    start_line: int
+    end_line: int
+    text: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Counts for `assist/status` and the CLI."""
+
+    files: int
+    chunks: int
+    embedded: int
+    disk_bytes: int
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(_quote(v) for v in values)})"
+
+
+def chunk_id(chunk: Chunk) -> str:
+    """A stable row id: the same chunk text at the same place keeps its id (and embedding)."""
+    return f"{chunk.path}:{chunk.start_line}-{chunk.end_line}:{chunk.content_hash[:16]}"
+
+
+class ChunkStore:
+    """LanceDB tables `chunks`, `files` and `symbols` under one folder."""
+
+    def __init__(self, path: Path, identity: StoreIdentity) -> None:
+        self.path = path
+        self.identity = identity
+        self.rebuilt: str | None = None  # why the store was rebuilt when opened, if it was
+        self._lock = threading.RLock()  # LanceDB tables are used from worker threads
+        self._open()
+
+    # --- opening, identity and recovery -------------------------------------------------
+
+    def _schemas(self) -> dict[str, pa.Schema]:
+        vector = pa.list_(pa.float32(), self.identity.dimension)
+        return {
+            "chunks": pa.schema(
+                [
+                    pa.field("id", pa.string()),
+                    pa.field("path", pa.string()),
+                    pa.field("language", pa.string()),
+                    pa.field("symbol", pa.string()),
+                    pa.field("kind", pa.string()),
+                    pa.field("start_line", pa.int32()),
+                    pa.field("end_line", pa.int32()),
+                    pa.field("text", pa.string()),
+                    pa.field("content_hash", pa.string()),
+                    pa.field("vector", vector, nullable=True),
+                ]
+            ),
+            "files": pa.schema(
+                [
+                    pa.field("path", pa.string()),
+                    pa.field("content_hash", pa.string()),
+                    pa.field("mtime_ns", pa.int64()),
+                    pa.field("size", pa.int64()),
+                    pa.field("chunks", pa.int32()),
+                ]
+            ),
+            "symbols": pa.schema(
+                [
+                    pa.field("name", pa.string()),
+                    pa.field("role", pa.string()),  # "definition" | "import" | "reference"
+                    pa.field("kind", pa.string()),
+                    pa.field("module", pa.string()),
+                    pa.field("path", pa.string()),
+                    pa.field("line", pa.int32()),
+                    pa.field("end_line", pa.int32()),
+                ]
+            ),
+        }
+
+    def _open(self) -> None:
+        meta = self.path / META_FILE
+        wanted = self.identity.as_dict()
+        reason: str | None = None
+        if meta.exists():
+            try:
+                found = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                found = None
+            if found != wanted:
+                reason = f"index built by another chunker or embedding model ({found} != {wanted})"
+        elif self.path.exists() and any(self.path.iterdir()):
+            reason = "index has no identity file"
+        if reason is None:
+            try:
+                self._connect()
+                self._check()
+                return
+            except Exception as exc:  # lance raises many kinds of errors for a damaged dataset
+                reason = f"index is damaged ({type(exc).__name__}: {exc})"
+        log.warning("rebuilding the index at %s: %s", self.path, reason)
+        self.rebuilt = reason
+        self._wipe()
+        self._connect()
+        meta.write_text(json.dumps(wanted), encoding="utf-8")
+
+    def _wipe(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def _connect(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta = self.path / META_FILE
+        if not meta.exists():
+            meta.write_text(json.dumps(self.identity.as_dict()), encoding="utf-8")
+        self._db = lancedb.connect(str(self.path))
+        existing = set(self._db.list_tables().tables)
+        self._tables: dict[str, Any] = {}
+        for name, schema in self._schemas().items():
+            if name in existing:
+                self._tables[name] = self._db.open_table(name)
+            else:
+                self._tables[name] = self._db.create_table(name, schema=schema)
+        self._fts_ready = False
+
+    def _check(self) -> None:
+        """Read every table once: a damaged dataset fails here, not in the middle of a search."""
+        for name, table in self._tables.items():
+            if table.schema != self._schemas()[name]:
+                raise ValueError(f"table {name} has an unexpected schema")
+            table.count_rows()
+            table.search().limit(1).to_list()
+
+    def reset(self, reason: str) -> None:
+        """Drop everything and start over (used when a read or write finds damage)."""
+        with self._lock:
+            log.warning("rebuilding the index at %s: %s", self.path, reason)
+            self.rebuilt = reason
+            self._wipe()
+            self._connect()
+
+    # --- writing ------------------------------------------------------------------------
+
+    def file_fingerprints(self) -> dict[str, tuple[str, int, int]]:
+        """rel_path -> (content hash, mtime_ns, size) of every indexed file."""
+        with self._lock:
+            rows = self._tables["files"].to_arrow().to_pylist()
+        return {r["path"]: (r["content_hash"], r["mtime_ns"], r["size"]) for r in rows}
+
+    def replace_files(self, files: Sequence[IndexedFile]) -> None:
+        """Replace these files' rows in one batch; unchanged chunk texts keep their vectors."""
+        files = [f for f in files if f.symbols is not None]
+        if not files:
+            return
+        paths = [f.rel_path for f in files]
+        with self._lock:
+            chunks = self._tables["chunks"]
+            kept = self._vectors_by_hash(paths)
+            where = _in("path", paths)
+            chunks.delete(where)
+            self._tables["files"].delete(where)
+            self._tables["symbols"].delete(where)
+            chunk_rows: list[dict[str, Any]] = []
+            symbol_rows: list[dict[str, Any]] = []
+            file_rows: list[dict[str, Any]] = []
+            for file in files:
+                assert file.symbols is not None
+                for chunk in file.symbols.chunks:
+                    chunk_rows.append(
+                        {
+                            "id": chunk_id(chunk),
+                            "path": chunk.path,
+                            "language": chunk.language,
+                            "symbol": chunk.symbol,
+                            "kind": chunk.kind,
+                            "start_line": chunk.start_line,
+                            "end_line": chunk.end_line,
+                            "text": chunk.text,
+                            "content_hash": chunk.content_hash,
+                            "vector": kept.get(chunk.content_hash),
+                        }
+                    )
+                symbol_rows.extend(_symbol_rows(file.symbols))
+                file_rows.append(
+                    {
+                        "path": file.rel_path,
+                        "content_hash": file.content_hash,
+                        "mtime_ns": file.mtime_ns,
+                        "size": file.size,
+                        "chunks": len(file.symbols.chunks),
+                    }
+                )
+            if chunk_rows:
+                chunks.add(pa.Table.from_pylist(chunk_rows, schema=self._schemas()["chunks"]))
+            if symbol_rows:
+                self._tables["symbols"].add(
+                    pa.Table.from_pylist(symbol_rows, schema=self._schemas()["symbols"])
+                )
+            self._tables["files"].add(
+                pa.Table.from_pylist(file_rows, schema=self._schemas()["files"])
+            )
+
+    def touch_files(self, files: Sequence[IndexedFile]) -> None:
+        """Record new fingerprints (mtime) of files whose content did not change."""
+        if not files:
+            return
+        rows = [
+            {
+                "path": f.rel_path,
+                "content_hash": f.content_hash,
+                "mtime_ns": f.mtime_ns,
+                "size": f.size,
+                "chunks": 0,
+            }
+            for f in files
+        ]
+        with self._lock:
+            table = self._tables["files"]
+            counts = {
+                r["path"]: r["chunks"]
+                for r in table.search().where(_in("path", [f.rel_path for f in files])).to_list()
+            }
+            for row in rows:
+                row["chunks"] = counts.get(row["path"], 0)
+            table.merge_insert(
+                "path"
+            ).when_matched_update_all().when_not_matched_insert_all().execute(
+                pa.Table.from_pylist(rows, schema=self._schemas()["files"])
+            )
+
+    def _vectors_by_hash(self, paths: Sequence[str]) -> dict[str, list[float]]:
+        rows = (
+            self._tables["chunks"]
+            .search()
+            .where(f"{_in('path', paths)} AND vector IS NOT NULL")
+            .select(["content_hash", "vector"])
+            .limit(None)
+            .to_list()
+        )
+        return {r["content_hash"]: r["vector"] for r in rows}
+
+    def remove_files(self, paths: Sequence[str]) -> None:
+        """Forget deleted files."""
+        if not paths:
+            return
+        where = _in("path", paths)
+        with self._lock:
+            for table in self._tables.values():
+                table.delete(where)
+
+    def pending_embeddings(self, limit: int, prefer: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(id, text) of chunks without a vector, those of `prefer`red paths first."""
+        with self._lock:
+            query = self._tables["chunks"].search().select(["id", "text"])
+            rows: list[dict[str, Any]] = []
+            if prefer:
+                rows = (
+                    query.where(f"vector IS NULL AND {_in('path', prefer)}").limit(limit).to_list()
+                )
+            if len(rows) < limit:
+                rows += (
+                    self._tables["chunks"]
+                    .search()
+                    .select(["id", "text"])
+                    .where("vector IS NULL")
+                    .limit(limit + len(rows))  # room for overlap with the preferred rows
+                    .to_list()
+                )
+        seen: set[str] = set()
+        out = []
+        for row in rows:
+            if row["id"] not in seen:
+                seen.add(row["id"])
+                out.append((row["id"], row["text"]))
+        return out[:limit]
+
+    def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Store embeddings for chunks (rows deleted meanwhile are skipped)."""
+        if not ids:
+            return
+        with self._lock:
+            table = self._tables["chunks"]
+            current = {
+                r["id"]: r for r in table.search().where(_in("id", ids)).limit(None).to_list()
+            }
+            rows = []
+            for chunk_id_, vector in zip(ids, vectors, strict=True):
+                row = current.get(chunk_id_)
+                if row is None:
+                    continue
+                row = {k: v for k, v in row.items() if not k.startswith("_")}
+                row["vector"] = [float(x) for x in vector]
+                rows.append(row)
+            if rows:
+                table.merge_insert("id").when_matched_update_all().execute(
+                    pa.Table.from_pylist(rows, schema=self._schemas()["chunks"])
+                )
+
+    def compact(self, older_than_seconds: float = CLEANUP_SECONDS) -> None:
+        """Merge small fragments, fold new rows into the text index, drop old versions.
+
+        Versions older than a few seconds go: a concurrent reader (the CLI next to the editor)
+        finishes its query within that, and disk use stays bounded.
+        """
+        with self._lock:
+            for table in self._tables.values():
+                table.optimize(cleanup_older_than=datetime.timedelta(seconds=older_than_seconds))
+            self.ensure_text_index()
+
+    def ensure_text_index(self) -> None:
+        """Create the native full-text index on chunk text once there is text to index."""
+        with self._lock:
+            table = self._tables["chunks"]
+            if self._fts_ready:
+                return
+            if any(i.index_type == "FTS" for i in table.list_indices()):
+                self._fts_ready = True
+                return
+            if table.count_rows() == 0:
+                return
+            table.create_index("text", config=FTS(), replace=True)
+            self._fts_ready = True
+
+    # --- reading ------------------------------------------------------------------------
+
+    def search_text(self, query: str, limit: int) -> list[StoredChunk]:
+        """Full-text (BM25) search over chunk text."""
+        terms = " ".join(word for word in _words(query))
+        if not terms:
+            return []
+        with self._lock:
+            self.ensure_text_index()
+            if not self._fts_ready:
+                return []
+            rows = (
+                self._tables["chunks"]
+                .search(terms, query_type="fts")
+                .select(list(_CHUNK_COLUMNS) + ["_score"])
+                .limit(limit)
+                .to_list()
+            )
+        return [_stored(row, float(row.get("_score", 0.0))) for row in rows]
+
+    def chunks_by_id(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Chunks by row id, in the order asked."""
+        if not ids:
+            return []
+        with self._lock:
+            rows = (
+                self._tables["chunks"]
+                .search()
+                .where(_in("id", ids))
+                .select(list(_CHUNK_COLUMNS))
+                .limit(None)
+                .to_list()
+            )
+        by_id = {row["id"]: _stored(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def all_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Ids and vectors of every embedded chunk, for the in-memory vector search."""
+        with self._lock:
+            table = (
+                self._tables["chunks"]
+                .search()
+                .where("vector IS NOT NULL")
+                .select(["id", "vector"])
+                .limit(None)
+                .to_arrow()
+            )
+        ids = table.column("id").to_pylist()
+        if not ids:
+            return [], np.zeros((0, self.identity.dimension), dtype=np.float32)
+        flat = table.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
+        return ids, flat.reshape(len(ids), self.identity.dimension).astype(np.float32)
+
+    def symbols(self, names: Sequence[str], role: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Symbol rows (definitions, imports or references) for these names."""
+        if not names:
+            return []
+        with self._lock:
+            rows: list[dict[str, Any]] = (
+                self._tables["symbols"]
+                .search()
+                .where(f"role = {_quote(role)} AND {_in('name', names)}")
+                .limit(limit)
+                .to_list()
+            )
+        return rows
+
+    def stats(self) -> StoreStats:
+        """Files, chunks, embedded chunks and bytes on disk."""
+        with self._lock:
+            files = self._tables["files"].count_rows()
+            chunks = self._tables["chunks"].count_rows()
+            embedded = self._tables["chunks"].count_rows("vector IS NOT NULL")
+        disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return StoreStats(files=files, chunks=chunks, embedded=embedded, disk_bytes=disk)
+
+
+_CHUNK_COLUMNS = ("id", "path", "language", "symbol", "kind", "start_line", "end_line", "text")
+
+
+def _stored(row: dict[str, Any], score: float = 0.0) -> StoredChunk:
+    return StoredChunk(
+        id=row["id"],
+        path=row["path"],
+        language=row["language"],
+        symbol=row["symbol"],
+        kind=row["kind"],
+        start_line=int(row["start_line"]),
+        end_line=int(row["end_line"]),
+        text=row["text"],
+        score=score,
+    )
+
+
+def _symbol_rows(symbols: FileSymbols) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for d in symbols.definitions:
+        rows.append(
+            {
+                "name": d.name,
+                "role": "definition",
+                "kind": d.kind,
+                "module": "",
+                "path": d.path,
+                "line": d.start_line,
+                "end_line": d.end_line,
+            }
+        )
+    for i in symbols.imports:
+        rows.append(
+            {
+                "name": i.name,
+                "role": "import",
+                "kind": "import",
+                "module": i.module,
+                "path": i.path,
+                "line": i.line,
+                "end_line": i.line,
+            }
+        )
+    for r in symbols.references:
+        rows.append(
+            {
+                "name": r.name,
+                "role": "reference",
+                "kind": "",
+                "module": "",
+                "path": r.path,
+                "line": r.line,
+                "end_line": r.line,
+            }
+        )
+    return rows
+
+
+def _words(query: str) -> list[str]:
+    """Identifier-ish words of a query (the FTS parser rejects most punctuation)."""
+    out: list[str] = []
+    word = []
+    for ch in query:
+        if ch.isalnum() or ch == "_":
+            word.append(ch)
+        elif word:
+            out.append("".join(word))
+            word = []
+    if word:
+        out.append("".join(word))
+    return [w for w in out if len(w) > 1][:64]
