@@ -252,6 +252,9 @@ def settings(url: str) -> dict[str, Any]:
             "maxTokens": 32,
             "temperature": 0,
         },
+        # Overhead without retrieval: the workspace index is not used by completions yet, and
+        # indexing site-packages in the background would skew the timings.
+        "index": {"enabled": False},
     }
 
 
@@ -582,6 +585,10 @@ class InstantBackend:
     ) -> AsyncGenerator[str, None]:
         """Nothing: chat is not timed here."""
         yield ""
+
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """Nothing: embeddings are not timed here."""
+        return [[0.0] for _ in texts]
 
     async def list_models(self) -> list[str]:
         """The test model."""

@@ -90,6 +90,9 @@ async def run(args: argparse.Namespace) -> int:
                 "maxTokens": 96,
                 "temperature": 0,
             },
+            # Completions do not use the workspace index yet; indexing would only compete
+            # with the model for the CPU during the demo.
+            "index": {"enabled": False},
         }
         try:
             init = await client.initialize_async(

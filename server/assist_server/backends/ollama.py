@@ -177,6 +177,23 @@ class OllamaBackend:
             async for piece in pieces:
                 yield piece
 
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors from /api/embed, in the order of `texts`."""
+        try:
+            response = await self._client.embed(
+                model=model, input=list(texts), keep_alive=self._keep_alive
+            )
+        except (*_FAILURES, TypeError, AttributeError) as exc:
+            raise self._translate(exc, model) from exc
+        vectors = [[float(x) for x in vector] for vector in response.embeddings]
+        if len(vectors) != len(texts):
+            raise MalformedResponse(
+                f"{self.url}/api/embed answered {len(vectors)} vectors for {len(texts)} texts",
+                url=self.url,
+                model=model,
+            )
+        return vectors
+
     async def list_models(self) -> list[str]:
         """Names from /api/tags."""
         try:

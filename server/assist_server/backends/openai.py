@@ -176,6 +176,43 @@ class OpenAIBackend:
                 if piece := self._choice(event, "delta", model):
                     yield piece
 
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors from /embeddings, in the order of `texts`."""
+        try:
+            response = await self._client.post(
+                "/embeddings", json={"model": model, "input": list(texts)}
+            )
+        except httpx.HTTPError as exc:
+            mapped = translate_transport_error(
+                exc, url=self.url, model=model, start_hint=START_HINT
+            )
+            raise (mapped or MalformedResponse(str(exc), url=self.url, model=model)) from exc
+        if response.status_code >= 400:
+            raise status_error(
+                response.status_code,
+                response.text,
+                url=self.url,
+                model=model,
+                not_found=lambda: self._not_found(model),
+            )
+        try:
+            data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
+            vectors = [[float(x) for x in item["embedding"]] for item in data]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise MalformedResponse(
+                f"{self.url}/embeddings did not answer with OpenAI embeddings: does the server "
+                f"serve '{model}' as an embedding model?",
+                url=self.url,
+                model=model,
+            ) from None
+        if len(vectors) != len(texts):
+            raise MalformedResponse(
+                f"{self.url}/embeddings answered {len(vectors)} vectors for {len(texts)} texts",
+                url=self.url,
+                model=model,
+            )
+        return vectors
+
     async def list_models(self) -> list[str]:
         """Model ids from /models."""
         try:

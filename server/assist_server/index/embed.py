@@ -7,6 +7,7 @@ path works through `index.embeddingModel`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -14,6 +15,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
+
+from assist_server.backends import create_backend
+from assist_server.config import BackendSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +85,31 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class BackendEmbedder:
+    """The model server's embedding endpoint (Ollama /api/embed, OpenAI /v1/embeddings).
+
+    Called from the index worker thread, so each batch runs its own short event loop.
+    """
+
+    def __init__(self, settings: BackendSettings, model: str) -> None:
+        self.settings = settings
+        self.model = model
+        self.model_id = f"{settings.kind}:{model}"
+        self.dimension = int(self.encode(["dimension probe"]).shape[1])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed in one request per batch; vectors come back L2-normalised."""
+
+        async def request() -> list[list[float]]:
+            backend = create_backend(self.settings)
+            try:
+                return await backend.embed(self.model, [t[:MAX_CHARS] for t in texts])
+            finally:
+                await backend.aclose()
+
+        vectors = np.asarray(asyncio.run(request()), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return normalised

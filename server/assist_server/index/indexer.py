@@ -19,9 +19,9 @@ from pathlib import Path
 
 import platformdirs
 
-from assist_server.config import IndexSettings
+from assist_server.config import BackendSettings, IndexSettings, parse_settings
 from assist_server.index.crawl import CrawledFile, CrawlReport, CrawlRules, crawl, read_text
-from assist_server.index.embed import Embedder, SentenceTransformerEmbedder
+from assist_server.index.embed import BackendEmbedder, Embedder, SentenceTransformerEmbedder
 from assist_server.index.store import (
     META_FILE,
     ChunkStore,
@@ -90,9 +90,12 @@ class WorkspaceIndex:
         *,
         embedder: Embedder | None = None,
         store_path: Path | None = None,
+        backend: BackendSettings | None = None,
     ) -> None:
         self.root = root.resolve()
         self.settings = settings
+        # The model server, for the "backend" embedding provider.
+        self.backend_settings = backend or parse_settings().backend
         self.store_path = store_path or (
             Path(settings.path) if settings.path else default_index_path(self.root)
         )
@@ -116,8 +119,11 @@ class WorkspaceIndex:
         return self.settings.embedding_provider != "none"
 
     def _model_id(self) -> str:
-        if not self.embeddings_enabled:
+        provider = self.settings.embedding_provider
+        if provider == "none":
             return "none"
+        if provider == "backend":
+            return f"{self.backend_settings.kind}:{self.settings.embedding_model}"
         return f"sentence-transformers:{self.settings.embedding_model}"
 
     def _identity(self) -> StoreIdentity:
@@ -137,7 +143,12 @@ class WorkspaceIndex:
         """The embedding model, loaded on first use (seconds: torch and the weights)."""
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(self.settings.embedding_model)
+                if self.settings.embedding_provider == "backend":
+                    self._embedder = BackendEmbedder(
+                        self.backend_settings, self.settings.embedding_model
+                    )
+                else:
+                    self._embedder = SentenceTransformerEmbedder(self.settings.embedding_model)
             return self._embedder
 
     # --- indexing -----------------------------------------------------------------------

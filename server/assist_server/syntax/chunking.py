@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 # Bump when chunks, kinds, symbols or the query files change: stored indexes are then rebuilt.
 CHUNKER_VERSION = "1"
 MAX_REFERENCES = 5000  # per file, the first ones by line
+# Queries slow down without bound on trees nested more than 65535 levels deep (a minified
+# expression of 100k terms); files nested deeper than this get line windows only.
+MAX_QUERY_DEPTH = 30_000
+DEPTH_PROBES = 32  # root-to-leaf paths looked at to find such a nesting
 CONTAINER_KINDS = frozenset({"class", "struct", "interface", "enum", "trait", "impl", "module"})
 FUNCTION_KINDS = frozenset({"function", "method"})
 CHUNK_KINDS = CONTAINER_KINDS | FUNCTION_KINDS  # other definition kinds live in windows
@@ -69,7 +73,9 @@ def chunk_file(path: str, text: str, language: str, *, max_chunk_lines: int = 80
     query = _query(lang)
     if query is not None:
         tree = parse(lang, text)
-        if tree is not None:
+        if tree is not None and _too_deep(tree.root_node):
+            log.info("%s nests deeper than %d levels: line windows only", path, MAX_QUERY_DEPTH)
+        elif tree is not None:
             try:
                 return _SymbolReader(file, LANGUAGES[lang], query, tree, text).read()
             except (ValueError, RuntimeError) as exc:  # a query or grammar surprise: degrade
@@ -92,6 +98,27 @@ def _query(language: str) -> tree_sitter.Query | None:
     except (OSError, tree_sitter.QueryError) as exc:
         log.warning("no chunking query for %s (%s): line windows apply", language, exc)
         return None
+
+
+def _too_deep(root: tree_sitter.Node) -> bool:
+    """Whether the tree nests deeper than MAX_QUERY_DEPTH along a few evenly spread paths.
+
+    A nesting that deep is a long chain (`a+b+c...`) covering most of the file, so most
+    paths run through it; each level takes at least one byte, so small files are never deep.
+    """
+    size = root.end_byte
+    if size <= MAX_QUERY_DEPTH:
+        return False
+    cursor = root.walk()
+    for probe in range(DEPTH_PROBES):
+        cursor.reset(root)
+        byte = size * probe // DEPTH_PROBES
+        depth = 0  # counted here: the cursor's own `depth` costs O(depth) per call
+        while cursor.goto_first_child_for_byte(byte) is not None:
+            depth += 1
+            if depth > MAX_QUERY_DEPTH:
+                return True
+    return False
 
 
 def _end_row(node: tree_sitter.Node) -> int:

@@ -499,3 +499,25 @@ async def test_cancelling_the_consumer_task_disconnects_from_the_server(
 
     assert server.client_gone.wait(timeout=1.5), "the server never saw the client go away"
     assert server.chunks_sent < len(pieces)
+
+
+async def test_embed_posts_input_list_and_returns_vectors_in_order(
+    server: ContractServer, make_backend: MakeBackend
+) -> None:
+    # docs/api.md "Generate Embeddings": POST /api/embed {model, input: [..]} -> {embeddings}
+    reply = {"model": "nomic-embed-text", "embeddings": [[0.1, 0.2], [0.3, 0.4]]}
+    server.route("POST", "/api/embed", answer(200, reply))
+
+    vectors = await make_backend("ollama", server.url).embed("nomic-embed-text", ["a", "b"])
+
+    assert vectors == [[0.1, 0.2], [0.3, 0.4]]
+    [body] = server.bodies("/api/embed")
+    assert body["model"] == "nomic-embed-text" and body["input"] == ["a", "b"]
+
+
+async def test_embed_with_a_missing_model_says_ollama_pull(
+    server: ContractServer, make_backend: MakeBackend
+) -> None:
+    server.route("POST", "/api/embed", answer(404, {"error": 'model "nomic" not found'}))
+    with pytest.raises(ModelNotFound, match="ollama pull nomic"):
+        await make_backend("ollama", server.url).embed("nomic", ["a"])

@@ -516,3 +516,21 @@ async def test_bearer_token_never_appears_in_errors(
     while error is not None:
         assert TOKEN not in str(error)
         error = error.__cause__ or error.__context__
+
+
+async def test_embed_sorts_by_index_and_checks_the_count(make_backend: MakeBackend) -> None:
+    seen: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        data = [
+            {"object": "embedding", "index": 1, "embedding": [0.0, 1.0]},
+            {"object": "embedding", "index": 0, "embedding": [1.0, 0.0]},
+        ]
+        return httpx.Response(200, json={"object": "list", "data": data})
+
+    backend = mocked(make_backend, handler)
+    assert await backend.embed("nomic-embed", ["a", "b"]) == [[1.0, 0.0], [0.0, 1.0]]
+    assert seen == [{"model": "nomic-embed", "input": ["a", "b"]}]
+    with pytest.raises(MalformedResponse, match="2 vectors for 3 texts"):
+        await backend.embed("nomic-embed", ["a", "b", "c"])

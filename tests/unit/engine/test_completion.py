@@ -49,6 +49,9 @@ class ScriptedBackend:
         raise AssertionError("not used by completions")
         yield ""  # pragma: no cover
 
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        raise AssertionError("not used by completions")
+
     async def list_models(self) -> list[str]:
         return []
 

@@ -81,7 +81,11 @@ class Indexing:
         try:
             self.indexes = []
             for root in roots:
-                index = await self.run(WorkspaceIndex, root, settings)
+                index = await self.run(
+                    lambda root=root: WorkspaceIndex(
+                        root, settings, backend=self.server.settings.backend
+                    )
+                )
                 if index.store.rebuilt:
                     self.server.errors.message(f"the index was rebuilt: {index.store.rebuilt}")
                 self.indexes.append(index)
