@@ -320,30 +320,38 @@ class ChunkStore:
                 table.delete(where)
 
     def pending_embeddings(self, limit: int, prefer: Sequence[str] = ()) -> list[tuple[str, str]]:
-        """(id, text) of chunks without a vector, those of `prefer`red paths first."""
+        """(id, text) of chunks without a vector, in the order worth embedding.
+
+        `prefer`red paths (open files) first, then their neighbours in the same folders, then
+        the rest.
+        """
+        folders = sorted({path.rsplit("/", 1)[0] + "/" for path in prefer if "/" in path})
+        tiers = []
+        if prefer:
+            tiers.append(f"vector IS NULL AND {_in('path', prefer)}")
+        if folders:
+            near = " OR ".join(f"starts_with(path, {_quote(folder)})" for folder in folders)
+            tiers.append(f"vector IS NULL AND ({near})")
+        tiers.append("vector IS NULL")
+        out: list[tuple[str, str]] = []
+        seen: set[str] = set()
         with self._lock:
-            query = self._tables["chunks"].search().select(["id", "text"])
-            rows: list[dict[str, Any]] = []
-            if prefer:
+            for where in tiers:
                 rows = (
-                    query.where(f"vector IS NULL AND {_in('path', prefer)}").limit(limit).to_list()
-                )
-            if len(rows) < limit:
-                rows += (
                     self._tables["chunks"]
                     .search()
                     .select(["id", "text"])
-                    .where("vector IS NULL")
-                    .limit(limit + len(rows))  # room for overlap with the preferred rows
+                    .where(where)
+                    .limit(limit + len(out))  # room for rows an earlier tier already took
                     .to_list()
                 )
-        seen: set[str] = set()
-        out = []
-        for row in rows:
-            if row["id"] not in seen:
-                seen.add(row["id"])
-                out.append((row["id"], row["text"]))
-        return out[:limit]
+                for row in rows:
+                    if row["id"] not in seen and len(out) < limit:
+                        seen.add(row["id"])
+                        out.append((row["id"], row["text"]))
+                if len(out) >= limit:
+                    break
+        return out
 
     def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         """Store embeddings for chunks (rows deleted meanwhile are skipped)."""

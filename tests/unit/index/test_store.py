@@ -123,3 +123,16 @@ def test_deleted_identity_file_rebuilds(tmp_path: Path) -> None:
     (tmp_path / "index" / META_FILE).unlink()
     again = ChunkStore(tmp_path / "index", IDENTITY)
     assert again.rebuilt is not None
+
+
+def test_pending_embeddings_take_neighbours_of_open_files_next(store: ChunkStore) -> None:
+    store.replace_files(
+        [
+            indexed("a/x.py", "def x():\n    pass"),
+            indexed("b/open.py", "def opened():\n    pass"),
+            indexed("b/near.py", "def near():\n    pass"),
+            indexed("c/far.py", "def far():\n    pass"),
+        ]
+    )
+    order = [text for _, text in store.pending_embeddings(3, prefer=["b/open.py"])]
+    assert order[:2] == ["def opened():\n    pass", "def near():\n    pass"]
