@@ -47,8 +47,8 @@ from assist_server.types import Chunk, Definition, FileSymbols, Import, Referenc
 
 log = logging.getLogger(__name__)
 
-# Bump when chunks, kinds, symbols or the query files change: stored indexes are then rebuilt.
-CHUNKER_VERSION = "1"
+# No version number to bump by hand: the index fingerprints this module and the query files
+# (index/indexer.py CHUNKER_VERSION), so any change to them rebuilds stored indexes.
 MAX_REFERENCES = 5000  # per file, the first ones by line
 # Queries stall on trees nested very deep (measured: an expression of 60k terms 0.5 s, of 80k
 # terms over 100 s); files nesting deeper than this get line windows only.

