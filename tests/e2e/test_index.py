@@ -106,3 +106,20 @@ async def test_cli_index_then_editor_starts_ready(
     current = await wait_ready(client, seconds=60)
     assert current["state"] == "ready"
     assert current["chunks"] == summary["chunks"] == current["embedded"]
+
+
+async def test_new_excludes_reindex_without_the_excluded_files(
+    client: LanguageClient, workspace: Path, tmp_path: Path
+) -> None:
+    await initialize(client, workspace, index_settings(tmp_path))
+    before = await wait_ready(client)
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"assist": {"index": {"exclude": ["*.js"]}}})
+    )
+    for _ in range(300):
+        after = await status(client)
+        if after["state"] == "ready" and after["files"] == before["files"] - 1:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError(f"excluding *.js did not drop util.js: {before} -> {after}")

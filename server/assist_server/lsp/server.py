@@ -149,6 +149,8 @@ class AssistServer(LanguageServer):
 
     async def aclose(self) -> None:
         """Stop background work and close connections."""
+        if self.indexing is not None:
+            self.indexing.stop()
         for task in list(self._tasks):
             task.cancel()
         await self.backend.aclose()

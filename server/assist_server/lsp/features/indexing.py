@@ -45,6 +45,7 @@ class Indexing:
         self.cancel = threading.Event()
         self._debounce: dict[str, asyncio.Task[None]] = {}
         self._settings: IndexSettings | None = None
+        self._pass: asyncio.Task[None] | None = None
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         """Run blocking index work on the worker thread."""
@@ -68,6 +69,24 @@ class Indexing:
             if index.relative(path) is not None:
                 return index
         return None
+
+    def restart(self, roots: list[Path], settings: IndexSettings) -> None:
+        """Index again (new settings): the pass under way stops at its next batch first."""
+        previous = self._pass
+
+        async def after_previous() -> None:
+            if previous is not None and not previous.done():
+                self.cancel.set()
+                await asyncio.gather(previous, return_exceptions=True)
+            self.cancel.clear()
+            await self.start(roots, settings)
+
+        self._pass = self.server.run_background(after_previous(), "index")
+
+    def stop(self) -> None:
+        """Stop indexing at the next batch (shutdown)."""
+        self.cancel.set()
+        self.worker.shutdown(wait=False, cancel_futures=True)
 
     async def start(self, roots: list[Path], settings: IndexSettings) -> None:
         """(Re-)index every root in the background, reporting `$/progress`."""
@@ -227,14 +246,12 @@ def register(server: AssistServer) -> None:
     def on_initialized() -> None:
         nonlocal started
         started = True
-        server.run_background(
-            indexing.start(workspace_roots(server), server.settings.index), "index"
-        )
+        indexing.restart(workspace_roots(server), server.settings.index)
         server.run_background(_watch_files(server), "register-file-watchers")
 
     def on_settings(old: Settings, new: Settings) -> None:
         if started and old.index != new.index:  # e.g. new excludes: index again
-            server.run_background(indexing.start(workspace_roots(server), new.index), "index")
+            indexing.restart(workspace_roots(server), new.index)
 
     server.on_initialized.append(on_initialized)
     server.on_settings.append(on_settings)
