@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import FeatureRequestError, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import (
+    FeatureRequestError,
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
@@ -135,6 +141,20 @@ class AssistServer(LanguageServer):
         log.info("settings in effect: %s", settings.as_dict())
         for hook in self.on_settings:
             hook(old, settings)
+
+    async def register_capability(self, method: str, options: Any, supported: bool) -> None:
+        """Ask the client to register `method` dynamically, where it says it can."""
+        if not supported:
+            return
+        registration = types.Registration(
+            id=str(uuid.uuid4()), method=method, register_options=options
+        )
+        try:
+            await self.client_register_capability_async(
+                types.RegistrationParams(registrations=[registration])
+            )
+        except JsonRpcException as exc:  # a client that claims support but refuses
+            log.warning("client/registerCapability for %s failed: %s", method, exc)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Say clearly, once per kind of problem, that a message from the editor was ignored."""

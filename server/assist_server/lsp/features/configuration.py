@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from assist_server.lsp.server import AssistServer
 
@@ -74,16 +72,8 @@ async def _watch_configuration(server: AssistServer) -> None:
     """Register for configuration changes where the client wants dynamic registration."""
     workspace = server.client_capabilities.workspace
     change = workspace.did_change_configuration if workspace else None
-    if not (change and change.dynamic_registration):
-        return
-    registration = types.Registration(
-        id=str(uuid.uuid4()),
-        method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-        register_options={"section": SECTION},
+    await server.register_capability(
+        types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+        {"section": SECTION},
+        bool(change and change.dynamic_registration),
     )
-    try:
-        await server.client_register_capability_async(
-            types.RegistrationParams(registrations=[registration])
-        )
-    except JsonRpcException as exc:  # a client that claims support but refuses: pulls still work
-        log.warning("client/registerCapability for configuration changes failed: %s", exc)

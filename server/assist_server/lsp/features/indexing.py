@@ -286,18 +286,10 @@ async def _watch_files(server: AssistServer) -> None:
     """Ask the client to tell us about file changes it sees on disk."""
     workspace = server.client_capabilities.workspace
     watched = workspace.did_change_watched_files if workspace else None
-    if not (watched and watched.dynamic_registration):
-        return
-    registration = types.Registration(
-        id=str(uuid.uuid4()),
-        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-        register_options=types.DidChangeWatchedFilesRegistrationOptions(
+    await server.register_capability(
+        types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        types.DidChangeWatchedFilesRegistrationOptions(
             watchers=[types.FileSystemWatcher(glob_pattern="**/*")]
         ),
+        bool(watched and watched.dynamic_registration),
     )
-    try:
-        await server.client_register_capability_async(
-            types.RegistrationParams(registrations=[registration])
-        )
-    except JsonRpcException as exc:
-        log.warning("client/registerCapability for file watching failed: %s", exc)
