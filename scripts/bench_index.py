@@ -429,6 +429,30 @@ def _encode_raw(model: Any, texts: Sequence[str]) -> tuple[np.ndarray, float]:
     return np.asarray(vectors, dtype=np.float32), time.perf_counter() - started
 
 
+def padded_tokens(model: Any, texts: Sequence[str]) -> dict[str, int]:
+    """Word pieces the model runs on: real ones, and with padding as one sorted call vs groups.
+
+    sentence-transformers sorts a call's texts by length in characters and pads each batch of
+    RAW_BATCH to its longest member; embed_pending makes one call per EMBED_BATCH texts in store
+    order, so its batches mix lengths more. Deterministic, unlike timings on a busy machine.
+    """
+    clipped = [t[:MAX_CHARS] for t in texts]
+    limit = int(model.max_seq_length)
+    lengths = [min(len(ids), limit) for ids in model.tokenizer(clipped)["input_ids"]]
+
+    def padded(rows: Sequence[int]) -> int:
+        order = sorted(rows, key=lambda i: -len(clipped[i]))
+        batches = [order[k : k + RAW_BATCH] for k in range(0, len(order), RAW_BATCH)]
+        return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+    everything = range(len(texts))
+    return {
+        "real": sum(lengths),
+        "one_call": padded(everything),
+        "groups": sum(padded(everything[g : g + EMBED_BATCH]) for g in everything[::EMBED_BATCH]),
+    }
+
+
 def bench_embedding(
     workspace: Path,
     stores: Path,
@@ -508,11 +532,14 @@ def bench_embedding(
     if profile or ratio < TARGET_EMBED_RATIO:
         # Same texts, same model, grouped as embed_pending groups them (EMBED_BATCH per call,
         # in store order): the cost of sorting by length within 64 texts instead of all of them.
-        order = [c.text for chunks in by_path.values() for c in chunks]
+        order = [c.text for chunks in by_path.values() for c in chunks]  # the store's order
         started = time.perf_counter()
         for i in range(0, len(order), EMBED_BATCH):
             _encode_raw(model, order[i : i + EMBED_BATCH])
         numbers["raw_in_groups_of_embed_batch_seconds"] = time.perf_counter() - started
+    numbers["tokens"] = padded_tokens(
+        model, [c.text for chunks in by_path.values() for c in chunks]
+    )
     base = {c.content_hash: vectors[i] for i, c in enumerate(sample)}
     return numbers, embedder, base
 
@@ -752,6 +779,7 @@ def bench_search(
 
     threads = torch.get_num_threads()
     steps: dict[str, list[float]] = defaultdict(list)
+    tops: list[list[str]] = []
     for query in asked:
         torch.set_num_threads(1)
         try:
@@ -769,7 +797,8 @@ def bench_search(
         top = index.vectors.search(vector, 20)
         steps["VectorMatrix.search (20)"].append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        index.store.chunks_by_id([i for i, _ in top])
+        tops.append([i for i, _ in top])
+        index.store.chunks_by_id(tops[-1])
         steps["ChunkStore.chunks_by_id (20)"].append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         index.store.search_text(query, 20)
@@ -787,11 +816,25 @@ def bench_search(
         },
     }
     miss = not all(t["met"] for t in targets.values())
+    what_if: dict[str, Any] = {}
     if args.profile or miss:
         with profiled(True, listings, "hybrid search", args.top):
             for query in asked:
                 index.search(query, 10, "hybrid")
+        # What if the chunks table had a scalar index on id? (The server does not make one.)
+        from lancedb.index import BTree
+
+        started = time.perf_counter()
+        index.store._tables["chunks"].create_index("id", config=BTree())
+        what_if["btree_on_id_build_seconds"] = time.perf_counter() - started
+        times = []
+        for ids in tops:
+            started = time.perf_counter()
+            index.store.chunks_by_id(ids)
+            times.append((time.perf_counter() - started) * 1000)
+        what_if["chunks_by_id_with_btree_ms"] = summary(times)
     return {
+        "what_if": what_if,
         "build": build,
         "queries": len(asked),
         "query_examples": asked[:6],
@@ -886,6 +929,12 @@ def table(n: dict[str, Any]) -> str:
         "    raw encode seconds (before / after; the faster counts)",
         " / ".join(fmt(s, 2) for s in emb["raw_seconds"]),
     )
+    tokens = emb["tokens"]
+    row(
+        f"    word pieces run: one sorted call / groups of {EMBED_BATCH}",
+        f"+{100 * (tokens['one_call'] / tokens['real'] - 1):.0f}% / "
+        f"+{100 * (tokens['groups'] / tokens['real'] - 1):.0f}%",
+    )
     if emb["raw_runs_disagree"]:
         w("    warning: the two raw runs differ by more than 20 %: the machine was busy\n")
     w(f"4. one-file re-index on save ({re_['saves']} saves), ms\n")
@@ -926,6 +975,13 @@ def table(n: dict[str, Any]) -> str:
     w("  steps alone, p50:\n")
     for name, s in se["steps_ms"].items():
         row(f"    {name}", fmt(s["p50"], 2))
+    if se["what_if"]:
+        wi = se["what_if"]
+        row(
+            "    chunks_by_id (20) with a BTREE index on id (what-if)",
+            fmt(wi["chunks_by_id_with_btree_ms"]["p50"], 2),
+        )
+        row("      building that index, seconds", fmt(wi["btree_on_id_build_seconds"], 2))
     row("  building the store, seconds", fmt(b["seconds"], 1))
     row("    chunk rows (replace_files)", fmt(b["write_chunks_seconds"], 1))
     row("    vectors (set_vectors)", fmt(b["write_vectors_seconds"], 1))
