@@ -65,6 +65,9 @@ class SentenceTransformerEmbedder:
                 path = _local_path(self.name)
                 if os.path.isdir(path):
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model needs no hub
+                # Idle OpenMP threads must not spin: llama.cpp shares these cores, and a busy
+                # spin made one query take 500 ms instead of 10 ms under load.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 import torch
                 from sentence_transformers import SentenceTransformer
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 WRITE_BATCH_FILES = 64  # files per LanceDB write: few versions, bounded memory
 EMBED_BATCH = 64
+EMBED_WINDOW = 8  # batches fetched at once, to sort by length
 COMPACT_EVERY_WRITES = 50
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -268,15 +269,24 @@ class WorkspaceIndex:
         todo = total.chunks - total.embedded
         done = 0
         while cancel is None or not cancel.is_set():
-            pending = self.store.pending_embeddings(EMBED_BATCH, prefer=prefer)
-            if not pending:
+            # A window of pending chunks sorted by length, encoded in batches of similar
+            # length: mixed lengths padded 51% more word pieces than needed.
+            window = self.store.pending_embeddings(EMBED_BATCH * EMBED_WINDOW, prefer=prefer)
+            if not window:
                 break
-            vectors = self.embedder().encode([text for _, text in pending])
-            self.store.set_vectors([chunk_id for chunk_id, _ in pending], vectors)
-            done += len(pending)
-            self._vectors_dirty = True
-            if progress is not None:
-                progress("embed", done, max(todo, done))
+            # Open files stay first: sort each group on its own.
+            opened = set(prefer)
+            window.sort(key=lambda item: (item[0].rsplit(":", 3)[0] not in opened, len(item[1])))
+            for start in range(0, len(window), EMBED_BATCH):
+                if cancel is not None and cancel.is_set():
+                    break
+                batch = window[start : start + EMBED_BATCH]
+                vectors = self.embedder().encode([text for _, text in batch])
+                self.store.set_vectors([chunk_id for chunk_id, _ in batch], vectors)
+                done += len(batch)
+                self._vectors_dirty = True
+                if progress is not None:
+                    progress("embed", done, max(todo, done))
         self.refresh_vectors()
         return done
 
