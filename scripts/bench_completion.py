@@ -18,13 +18,11 @@ import asyncio
 import cProfile
 import io
 import json
-import math
 import os
 import pstats
 import random
 import re
 import signal
-import statistics
 import sys
 import sysconfig
 import time
@@ -52,6 +50,7 @@ from assist_server.types import CompletionRequest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fetch_model  # noqa: E402
+from bench_stats import p50, summary  # noqa: E402
 from llama_stack import MODEL_ALIAS, LlamaServer, inline_client_capabilities, server_command  # noqa: E402,I001
 
 TARGET_OVERHEAD_P50_MS = 15.0
@@ -427,27 +426,6 @@ def number(fields: dict[str, str], key: str) -> float | None:
         return float(value) if value not in (None, "-") else None
     except ValueError:
         return None
-
-
-def p50(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def p95(values: Sequence[float]) -> float | None:
-    """Nearest-rank 95th percentile (the max for fewer than 20 values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def summary(values: Sequence[float]) -> dict[str, float | int | None]:
-    return {
-        "n": len(values),
-        "p50": p50(values),
-        "p95": p95(values),
-        "max": max(values) if values else None,
-    }
 
 
 def collect(sent: list[Sent]) -> dict[str, Any]:

