@@ -109,6 +109,7 @@ class WorkspaceIndex:
         )
         self.store = ChunkStore(self.store_path, self._identity())
         self.vectors = VectorMatrix(self.store.identity.dimension)
+        self._counts = self.store.counts()
         self._writes = 0
         self._vectors_dirty = True
 
@@ -184,6 +185,7 @@ class WorkspaceIndex:
         if cancel is None or not cancel.is_set():
             gone = [path for path in known if path not in seen]
             self.store.remove_files(gone)
+            self._recount()
             summary.removed = len(gone)
             if gone:
                 self._vectors_dirty = True
@@ -222,6 +224,7 @@ class WorkspaceIndex:
             self._writes += 1
             if self._writes % COMPACT_EVERY_WRITES == 0:
                 self.store.compact()
+            self._recount()
 
     def reindex_file(self, path: Path, text: str | None = None) -> bool:
         """Re-index one file (on save or change); False when it is not indexable."""
@@ -233,6 +236,7 @@ class WorkspaceIndex:
         if crawled is None:
             self.store.remove_files([rel])
             self._vectors_dirty = True
+            self._recount()
             return False
         if text is None:
             text = read_text(crawled)
@@ -246,6 +250,7 @@ class WorkspaceIndex:
         rels = [rel for p in paths if (rel := self.relative(p)) is not None]
         self.store.remove_files(rels)
         self._vectors_dirty = True
+        self._recount()
 
     def relative(self, path: Path) -> str | None:
         """The workspace-relative path with forward slashes, or None outside the root."""
@@ -265,8 +270,7 @@ class WorkspaceIndex:
         """Embed chunks that have no vector yet, `prefer`red paths first; returns how many."""
         if not self.embeddings_enabled:
             return 0
-        total = self.store.stats()
-        todo = total.chunks - total.embedded
+        todo = self._counts["chunks"] - self._counts["embedded"]
         done = 0
         while cancel is None or not cancel.is_set():
             # A window of pending chunks sorted by length, encoded in batches of similar
@@ -285,6 +289,7 @@ class WorkspaceIndex:
                 self.store.set_vectors([chunk_id for chunk_id, _ in batch], vectors)
                 done += len(batch)
                 self._vectors_dirty = True
+                self._recount()
                 if progress is not None:
                     progress("embed", done, max(todo, done))
         self.refresh_vectors()
@@ -322,9 +327,14 @@ class WorkspaceIndex:
         return fuse([lexical, vector], limit)
 
     def status(self) -> dict[str, int]:
-        """Counts for `assist/status`."""
-        stats = self.store.stats()
-        return {"files": stats.files, "chunks": stats.chunks, "embedded": stats.embedded}
+        """Counts for `assist/status`, as of the last change.
+
+        Answering takes no I/O and no lock, so the editor never waits on the worker thread.
+        """
+        return dict(self._counts)
+
+    def _recount(self) -> None:
+        self._counts = self.store.counts()
 
 
 def _with_score(chunk: StoredChunk, score: float) -> StoredChunk:

@@ -475,14 +475,19 @@ class ChunkStore:
             )
         return rows
 
+    def counts(self) -> dict[str, int]:
+        """Files, chunks and embedded chunks (no walk of the folder, unlike `stats`)."""
+        with self._lock:
+            return {
+                "files": self._tables["files"].count_rows(),
+                "chunks": self._tables["chunks"].count_rows(),
+                "embedded": self._tables["chunks"].count_rows("vector IS NOT NULL"),
+            }
+
     def stats(self) -> StoreStats:
         """Files, chunks, embedded chunks and bytes on disk."""
-        with self._lock:
-            files = self._tables["files"].count_rows()
-            chunks = self._tables["chunks"].count_rows()
-            embedded = self._tables["chunks"].count_rows("vector IS NOT NULL")
         disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
-        return StoreStats(files=files, chunks=chunks, embedded=embedded, disk_bytes=disk)
+        return StoreStats(**self.counts(), disk_bytes=disk)
 
 
 _CHUNK_COLUMNS = ("id", "path", "language", "symbol", "kind", "start_line", "end_line", "text")
