@@ -609,7 +609,9 @@ def stages_of(
             ),
             repeat,
         ),
-        "_prepare (the four above)": stage_ms(lambda: engine._prepare(request, template), repeat),
+        "_prepare (the four above)": stage_ms(
+            lambda: engine.prepare_sync(request, template), repeat
+        ),
         "estimate_tokens(prompt)": stage_ms(lambda: estimate_tokens(prompt), repeat),
         "cache key": stage_ms(lambda: engine._cache_key(prepared.request), repeat),
         "postprocess": stage_ms(
@@ -644,7 +646,7 @@ async def profile(cases: list[Sent], top: int) -> dict[str, Any]:
             document_key=case.rid,
             request_id=case.rid,
         )
-        prepared = engine._prepare(request, template)
+        prepared = engine.prepare_sync(request, template)
         if isinstance(prepared, str):
             continue
         work.append((request, prepared, case.answer))
@@ -672,7 +674,7 @@ async def profile(cases: list[Sent], top: int) -> dict[str, Any]:
     profiler.enable()
     for request, prepared, answer in work:
         for _ in range(3):
-            engine._prepare(request, template)
+            engine.prepare_sync(request, template)
             engine._clean(answer, prepared)
     profiler.disable()
     report = io.StringIO()

@@ -233,6 +233,28 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _number(int, 64, 131072),
     ),
     SettingSpec(
+        "completion.snippetTokens",
+        1024,
+        "Most tokens of code from other files (definitions, usages, search hits, recent edits) "
+        "put before the cursor's file in the prompt; 0 turns cross-file context off.",
+        _number(int, 0, 131072),
+    ),
+    SettingSpec(
+        "completion.targetLatencyMs",
+        2000,
+        "Time to the first token aimed at when the model server has not cached the prompt: the "
+        "cross-file context shrinks (down to a quarter of completion.snippetTokens) when the "
+        "measured prompt speed says it would take longer.",
+        _number(int, 100, 600000),
+    ),
+    SettingSpec(
+        "completion.retrievalTimeoutMs",
+        80,
+        "Longest wait for cross-file context before a completion goes ahead without it (the "
+        "result is kept for the next keystroke).",
+        _number(int, 1, 10000),
+    ),
+    SettingSpec(
         "completion.asCompletionItem",
         "auto",
         'Also answer textDocument/completion with the suggestion as one item: "auto" (only '
@@ -351,6 +373,9 @@ class CompletionSettings:
     temperature: float
     context_tokens: int
     as_completion_item: str
+    snippet_tokens: int
+    target_latency_ms: int
+    retrieval_timeout_ms: int
 
 
 @dataclass(frozen=True)

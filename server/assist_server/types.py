@@ -59,6 +59,7 @@ class Timings:
 
     total_ms: float = 0.0
     prepare_ms: float = 0.0
+    retrieval_ms: float = 0.0  # part of prepare_ms
     model_ms: float = 0.0
     first_token_ms: float | None = None
     postprocess_ms: float = 0.0
@@ -80,6 +81,7 @@ class CompletionResult:
     output_tokens: int = 0
     multiline: bool = False
     timings: Timings = field(default_factory=Timings)
+    snippet_sources: str = "-"  # tier of each cross-file snippet in the prompt
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,40 @@ def estimate_tokens(text: str) -> int:
         else:
             count += -(-len(piece) // 2)
     return count
+
+
+class PromptSpeed:
+    """How fast the model server reads prompt tokens it has not cached, as measured.
+
+    Each model request tells how many tokens of its prompt were new (the part after the prefix it
+    shares with the previous prompt) and how long the first token took; small samples say little
+    (the fixed cost dominates) and are ignored.
+    """
+
+    MIN_TOKENS = 64
+
+    def __init__(self) -> None:
+        self.tokens_per_second: float | None = None
+
+    def observe(self, new_tokens: int, first_token_ms: float) -> None:
+        """Fold one request into the running estimate (exponentially weighted)."""
+        if new_tokens < self.MIN_TOKENS or first_token_ms <= 0:
+            return
+        sample = new_tokens / (first_token_ms / 1000)
+        if self.tokens_per_second is None:
+            self.tokens_per_second = sample
+        else:
+            self.tokens_per_second = 0.7 * self.tokens_per_second + 0.3 * sample
+
+    def snippet_budget(self, most: int, target_ms: int, window_tokens: int) -> int:
+        """Tokens of retrieved context: `most`, less if the measured speed would miss the target.
+
+        Never below a quarter of `most`: snippets are stable between keystrokes, so the model
+        server reads them once and then serves them from its cache.
+        """
+        if most <= 0:
+            return 0
+        if self.tokens_per_second is None:
+            return most
+        affordable = int(self.tokens_per_second * target_ms / 1000) - window_tokens
+        return max(most // 4, min(most, affordable))

@@ -10,16 +10,24 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 from assist_server.backends import Backend, BackendConfigError
 from assist_server.config import FIM_FAMILIES, CompletionSettings
-from assist_server.context.budget import estimate_tokens
-from assist_server.context.window import cursor_window
+from assist_server.context.budget import PromptSpeed, estimate_tokens
+from assist_server.context.retrieval import ContextRetriever, Retrieval
+from assist_server.context.window import Window, cursor_window
 from assist_server.engine.postprocess import Shape, postprocess, settled
-from assist_server.prompts.fim import FimTemplate, render_fim, resolve_template
+from assist_server.prompts.fim import (
+    FimTemplate,
+    render_fim,
+    resolve_template,
+    snippet_comments,
+)
 from assist_server.syntax.cursor import analyse_cursor, longest_parsable
 from assist_server.syntax.languages import language_id
 from assist_server.types import CompletionRequest, CompletionResult, GenerateRequest, Timings
@@ -27,6 +35,16 @@ from assist_server.types import CompletionRequest, CompletionResult, GenerateReq
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    """What the cursor analysis found: the completion's shape and the window around it."""
+
+    shape: Shape
+    language: str
+    window: Window
+    window_lines: tuple[int, int]  # 1-based lines of the document inside the window
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ class _Prepared:
     window_prefix: str
     window_suffix: str
     stops: tuple[str, ...]
+    retrieval: Retrieval
 
 
 @dataclass(frozen=True)
@@ -53,11 +72,20 @@ class _Shown:
 class CompletionEngine:
     """Turns a `CompletionRequest` into a suggestion using one backend and the settings."""
 
-    def __init__(self, backend: Backend, settings: CompletionSettings) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        settings: CompletionSettings,
+        retriever: ContextRetriever | None = None,
+        speed: PromptSpeed | None = None,
+    ) -> None:
         self.backend = backend
         self.settings = settings
+        self.retriever = retriever
+        self.speed = speed or PromptSpeed()
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._shown: dict[str, _Shown] = {}
+        self._last_prompt = ""
 
     def forget(self, document_key: str) -> None:
         """Drop what is remembered for a closed document."""
@@ -89,11 +117,14 @@ class CompletionEngine:
             return CompletionResult(typed, source="typed-ahead", timings=timings)
 
         template = self.template()
-        prepared = await asyncio.to_thread(self._prepare, request, template)
-        timings.prepare_ms = (time.perf_counter() - started) * 1000
-        if isinstance(prepared, str):
+        cursor = await asyncio.to_thread(self._analyse, request)
+        if isinstance(cursor, str):
+            timings.prepare_ms = (time.perf_counter() - started) * 1000
             timings.total_ms = timings.prepare_ms
-            return CompletionResult("", source="skipped", reason=prepared, timings=timings)
+            return CompletionResult("", source="skipped", reason=cursor, timings=timings)
+        retrieval = await self._retrieve(request, cursor, timings)
+        prepared = self._prepare(request, template, cursor, retrieval)
+        timings.prepare_ms = (time.perf_counter() - started) * 1000
 
         key = self._cache_key(prepared.request)
         prompt_tokens = estimate_tokens(prepared.request.prompt)
@@ -103,6 +134,7 @@ class CompletionEngine:
             source, output_tokens = "cache", 0
         else:
             raw, output_tokens = await self._generate(prepared, timings)
+            self._measure(prepared.request.prompt, timings)
             post_start = time.perf_counter()
             text = await asyncio.to_thread(self._clean, raw, prepared)
             timings.postprocess_ms = (time.perf_counter() - post_start) * 1000
@@ -119,6 +151,7 @@ class CompletionEngine:
             output_tokens=output_tokens,
             multiline=prepared.shape.multiline,
             timings=timings,
+            snippet_sources=prepared.retrieval.sources,
         )
 
     def _typed_ahead(self, request: CompletionRequest) -> str | None:
@@ -134,7 +167,8 @@ class CompletionEngine:
             return shown.text[len(typed) :]
         return None
 
-    def _prepare(self, request: CompletionRequest, template: FimTemplate | None) -> _Prepared | str:
+    def _analyse(self, request: CompletionRequest) -> _Cursor | str:
+        """Whether and how to complete here, and the window around the cursor (or why not)."""
         language = language_id(request.language, request.path)
         cursor = analyse_cursor(request.text, request.offset, language)
         if not cursor.complete:
@@ -149,12 +183,93 @@ class CompletionEngine:
             suffix=window.suffix,
             max_lines=self.settings.max_lines,
         )
+        cursor_line = request.text.count("\n", 0, request.offset) + 1
+        lines = (window.prefix_start_line + 1, cursor_line + window.suffix.count("\n"))
+        return _Cursor(shape, language, window, lines)
+
+    def prepare_sync(
+        self, request: CompletionRequest, template: FimTemplate | None
+    ) -> _Prepared | str:
+        """The whole preparation in the calling thread, waiting for retrieval however long.
+
+        For `assist-server context`, `assist.showContext` and the benchmarks: what the prompt for
+        this cursor is, or why there is none.
+        """
+        cursor = self._analyse(request)
+        if isinstance(cursor, str):
+            return cursor
+        retrieval = Retrieval()
+        if self.retriever is not None:
+            retrieval = self.retriever.retrieve(
+                request.path,
+                request.text,
+                request.offset,
+                cursor.window_lines,
+                self.snippet_budget(cursor.window),
+            )
+        return self._prepare(request, template, cursor, retrieval)
+
+    def snippet_budget(self, window: Window) -> int:
+        """Tokens of cross-file context for this prompt (adapts to the measured prompt speed)."""
+        return self.speed.snippet_budget(
+            self.settings.snippet_tokens,
+            self.settings.target_latency_ms,
+            window.prefix_tokens + window.suffix_tokens,
+        )
+
+    async def _retrieve(
+        self, request: CompletionRequest, cursor: _Cursor, timings: Timings
+    ) -> Retrieval:
+        """Cross-file snippets, or none if they take longer than the retrieval timeout.
+
+        A late answer is not wasted: the retriever caches it for the next keystroke.
+        """
+        if self.retriever is None:
+            return Retrieval()
+        started = time.perf_counter()
+        budget = self.snippet_budget(cursor.window)
+        work = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.retriever.retrieve,
+                request.path,
+                request.text,
+                request.offset,
+                cursor.window_lines,
+                budget,
+            )
+        )
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(work), self.settings.retrieval_timeout_ms / 1000
+            )
+        except TimeoutError:
+            log.info("cross-file context took longer than completion.retrievalTimeoutMs")
+            return Retrieval()
+        finally:
+            timings.retrieval_ms = (time.perf_counter() - started) * 1000
+
+    def _prepare(
+        self,
+        request: CompletionRequest,
+        template: FimTemplate | None,
+        cursor: _Cursor,
+        retrieval: Retrieval,
+    ) -> _Prepared:
+        shape, window = cursor.shape, cursor.window
+        repo, path = self._names(request)
         stops: tuple[str, ...] = ()
         if template is None:  # the backend applies the model's own FIM template
-            prompt, suffix = window.prefix, window.suffix
+            head = snippet_comments(retrieval.snippets, cursor.language, path)
+            prompt, suffix = head + window.prefix, window.suffix
         else:
             prompt = render_fim(
-                template, window.prefix, window.suffix, language=language, path=request.path
+                template,
+                window.prefix,
+                window.suffix,
+                language=cursor.language,
+                path=path,
+                repo=repo,
+                snippets=retrieval.snippets,
             )
             suffix, stops = None, template.stop
         generate = GenerateRequest(
@@ -162,13 +277,32 @@ class CompletionEngine:
             prompt=prompt,
             suffix=suffix,
             max_tokens=self.settings.max_tokens
-            if cursor.multiline
+            if shape.multiline
             else min(self.settings.max_tokens, 64),
             temperature=self.settings.temperature,
             stop=stops,
             context_tokens=self.settings.context_tokens,
         )
-        return _Prepared(generate, shape, language, window.prefix, window.suffix, stops)
+        return _Prepared(
+            generate, shape, cursor.language, window.prefix, window.suffix, stops, retrieval
+        )
+
+    def _names(self, request: CompletionRequest) -> tuple[str | None, str | None]:
+        """Repository name and the file's path as the prompt shows them (relative if indexed)."""
+        if self.retriever is None or not request.path:
+            return None, request.path
+        index = self.retriever.index_for(Path(request.path))
+        rel = index.relative(Path(request.path)) if index is not None else None
+        if index is None or rel is None:
+            return None, request.path
+        return index.root.name, rel
+
+    def _measure(self, prompt: str, timings: Timings) -> None:
+        """Feed the prompt speed: new tokens (after the prefix shared with the last prompt)."""
+        if timings.first_token_ms is not None:
+            shared = len(os.path.commonprefix([self._last_prompt, prompt]))
+            self.speed.observe(estimate_tokens(prompt[shared:]), timings.first_token_ms)
+        self._last_prompt = prompt
 
     async def _generate(self, prepared: _Prepared, timings: Timings) -> tuple[str, int]:
         """Stream from the backend until the suggestion is settled, then close the stream."""

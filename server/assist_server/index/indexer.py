@@ -112,6 +112,7 @@ class WorkspaceIndex:
         self._counts = self.store.counts()
         self._writes = 0
         self._vectors_dirty = True
+        self.generation = 0  # grows with every change, so answers cached for an older one expire
 
     # --- identity and embedder ----------------------------------------------------------
 
@@ -140,6 +141,11 @@ class WorkspaceIndex:
             pass
         dimension = self.embedder().dimension if self.embeddings_enabled else 1
         return StoreIdentity(CHUNKER_VERSION, model, dimension)
+
+    @property
+    def embedder_loaded(self) -> bool:
+        """Whether the embedding model is already loaded (loading takes seconds)."""
+        return self._embedder is not None
 
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use (seconds: torch and the weights)."""
@@ -335,6 +341,7 @@ class WorkspaceIndex:
 
     def _recount(self) -> None:
         self._counts = self.store.counts()
+        self.generation += 1
 
 
 def _with_score(chunk: StoredChunk, score: float) -> StoredChunk:

@@ -83,8 +83,8 @@ async def suggest(server: AssistServer, uri: str, position: types.Position) -> C
     t = result.timings
     log.info(
         "completion id=%s source=%s reason=%s lines=%s tokens_in=%d tokens_out=%d chars=%d "
-        "prepare_ms=%.1f first_token_ms=%s model_ms=%.1f post_ms=%.1f total_ms=%.1f "
-        "overhead_ms=%.1f",
+        "snippets=%s prepare_ms=%.1f retrieval_ms=%.1f first_token_ms=%s model_ms=%.1f "
+        "post_ms=%.1f total_ms=%.1f overhead_ms=%.1f",
         request_id,
         result.source,
         result.reason or "-",
@@ -92,7 +92,9 @@ async def suggest(server: AssistServer, uri: str, position: types.Position) -> C
         result.prompt_tokens,
         result.output_tokens,
         len(result.text),
+        result.snippet_sources,
         t.prepare_ms,
+        t.retrieval_ms,
         f"{t.first_token_ms:.1f}" if t.first_token_ms is not None else "-",
         t.model_ms,
         t.postprocess_ms,

@@ -172,6 +172,19 @@ COMMENT_MARKERS: dict[str, str] = {
 }
 
 
+def snippet_comments(snippets: Sequence[Snippet], language: str, path: str | None) -> str:
+    """Other files' code as blocks headed by a path comment, then the current file's path."""
+    if not snippets:
+        return ""
+    marker = comment_prefix(language)
+    out = ""
+    for snippet in snippets:
+        out += f"{marker} {snippet.path}\n{snippet.text.rstrip()}\n\n"
+    if path:
+        out += f"{marker} {path}\n"
+    return out
+
+
 def render_fim(
     template: FimTemplate,
     prefix: str,
@@ -196,12 +209,8 @@ def render_fim(
                 template.file_header.format(path=snippet.path) + snippet.text.rstrip("\n") + "\n"
             )
         head += template.file_header.format(path=path or "untitled")
-    elif snippets:
-        marker = comment_prefix(language)
-        for snippet in snippets:
-            comments += f"{marker} {snippet.path}\n{snippet.text.rstrip()}\n\n"
-        if path:
-            comments += f"{marker} {path}\n"
+    else:
+        comments = snippet_comments(snippets, language, path)
     if template.order == "spm":
         return (
             f"{head}{template.suffix}{suffix}{template.prefix}{comments}{prefix}{template.middle}"

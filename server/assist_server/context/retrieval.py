@@ -1,0 +1,455 @@
+"""Cross-file context for a completion: which code from elsewhere in the workspace to show.
+
+Five tiers, all in-process and answered by the workspace index: definitions of the names near the
+cursor, usages of those names in other files (for a small model, code that calls an API teaches
+more than the API's definition), lexical search with the code before the cursor as query, vector
+search, and regions the user recently edited elsewhere. Their ranks are fused (weighted reciprocal
+rank fusion), overlapping pieces and pieces of the current window are dropped, each snippet is cut
+to its most relevant lines, and what remains must share enough identifiers with the cursor's code
+to earn its place, within a token budget.
+
+The query ignores the word being typed, so the chosen snippets stay the same while the user types
+inside a line; they are listed in a deterministic order (path, then line) so that consecutive
+prompts share their head and the model server reuses its cached prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assist_server.context.budget import estimate_tokens
+from assist_server.types import Snippet
+
+if TYPE_CHECKING:
+    from assist_server.index.indexer import WorkspaceIndex
+
+log = logging.getLogger(__name__)
+
+# Tier names as they appear in logs, `assist-server context` and `assist.showContext`.
+DEFINITION, USAGE, LEXICAL, VECTOR, RECENT = "definition", "usage", "lexical", "vector", "recent"
+# How much one rank in each tier is worth in the fusion (usages first: see the module docstring).
+TIER_WEIGHTS = {USAGE: 1.0, DEFINITION: 0.8, RECENT: 0.8, LEXICAL: 0.7, VECTOR: 0.6}
+RRF_K = 10  # small: the first few hits of a tier matter, the tail hardly
+
+QUERY_LINES = 20  # complete lines before the cursor that make the query
+NAME_LINES = 4  # lines before the cursor whose names count as "at the cursor"
+MAX_NAMES = 6  # names at the cursor looked up in the symbol table
+USAGES_PER_NAME = 40  # reference rows fetched per lookup (then scored, best few kept)
+SNIPPET_LINES = 12  # most lines of one snippet
+USAGE_RADIUS = 3  # lines around a use of a name
+MIN_SHARED = 2  # informative identifiers a lexical/vector/recent snippet shares with the query
+MAX_SNIPPETS = 6
+CACHE_SIZE = 64
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Words that say nothing about which API is in use, across the indexed languages.
+COMMON_WORDS = frozenset(
+    """
+    abstract and as assert async await bool boolean break byte case catch char class const
+    continue def default del delete do double elif else enum export extends false final finally
+    float for from func function global go if impl implements import in include instanceof int
+    interface is lambda let long loop match mod namespace new nil none not null object of or
+    package pass private protected pub public raise return self static str string struct super
+    switch this throw throws true try type typeof use using var void while with yield
+    args kwargs len list dict set tuple print range end then local elseif unless until begin
+    """.split()
+)
+
+
+def identifiers(text: str) -> list[str]:
+    """Identifiers of `text` that can name an API (no keywords, no one-letter names)."""
+    return [w for w in _IDENT.findall(text) if len(w) > 2 and w.lower() not in COMMON_WORDS]
+
+
+@dataclass(frozen=True)
+class CursorQuery:
+    """What retrieval asks about the cursor: names right at it and the code before it."""
+
+    path: str  # relative to the workspace root, forward slashes
+    names: tuple[str, ...]  # nearest first
+    words: frozenset[str]  # informative identifiers of the query lines
+    text: str  # the query lines, for lexical and vector search
+    cursor_line: int  # 1-based
+    window: tuple[int, int]  # lines of the current file already in the prompt, 1-based
+
+
+def cursor_query(
+    rel_path: str, text: str, offset: int, window_start_line: int, window_end_line: int
+) -> CursorQuery:
+    """The query for a cursor, leaving out the word being typed so that it stays stable."""
+    before = text[:offset]
+    lines = before.split("\n")
+    current = lines[-1]
+    partial = re.search(r"[A-Za-z0-9_]*$", current)
+    current = current[: partial.start()] if partial else current
+    query_lines = [*lines[-QUERY_LINES - 1 : -1], current]
+    names: list[str] = []
+    for line in reversed([*lines[-NAME_LINES - 1 : -1], current]):
+        for name in reversed(identifiers(line)):
+            if name not in names:
+                names.append(name)
+    query_text = "\n".join(query_lines)
+    return CursorQuery(
+        path=rel_path,
+        names=tuple(names[:MAX_NAMES]),
+        words=frozenset(identifiers(query_text)),
+        text=query_text,
+        cursor_line=len(lines),
+        window=(window_start_line, window_end_line),
+    )
+
+
+@dataclass
+class Candidate:
+    """A piece of code one tier proposes, before fusion."""
+
+    path: str
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    source: str
+    score: float = 0.0
+
+
+@dataclass
+class Retrieval:
+    """The snippets chosen for one cursor, in prompt order, and how they were found."""
+
+    snippets: list[Snippet] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)  # per snippet, estimated
+    tier_ms: dict[str, float] = field(default_factory=dict)
+    considered: int = 0
+    cached: bool = False
+
+    @property
+    def sources(self) -> str:
+        """Tier of each snippet, for the log line ("-" when there is none)."""
+        return ",".join(s.source for s in self.snippets) or "-"
+
+
+class RecentEdits:
+    """Lines the user recently edited, per file: the "recent" tier."""
+
+    def __init__(self, limit: int = 16) -> None:
+        self.limit = limit
+        self._lines: OrderedDict[str, int] = OrderedDict()  # path -> last edited line, 1-based
+        self._lock = threading.Lock()
+
+    def edited(self, path: str, line: int) -> None:
+        """Record an edit at a 1-based line of the file at `path` (absolute)."""
+        with self._lock:
+            self._lines[path] = line
+            self._lines.move_to_end(path)
+            while len(self._lines) > self.limit:
+                self._lines.popitem(last=False)
+
+    def forget(self, path: str) -> None:
+        """Drop a file (closed or deleted)."""
+        with self._lock:
+            self._lines.pop(path, None)
+
+    def recent(self) -> list[tuple[str, int]]:
+        """(path, line) pairs, most recent first."""
+        with self._lock:
+            return list(reversed(self._lines.items()))
+
+
+class FileLines:
+    """Lines of workspace files, read once per modification time (open buffers win)."""
+
+    def __init__(self, buffers: Callable[[str], str | None] | None = None, size: int = 256):
+        self.buffers = buffers  # absolute path -> text of the open document, if open
+        self.size = size
+        self._cache: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lines(self, path: Path) -> list[str]:
+        """The file's lines (without line ends); empty when it cannot be read."""
+        if self.buffers is not None:
+            text = self.buffers(str(path))
+            if text is not None:
+                return text.split("\n")
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return []
+        key = (str(path), stamp)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        try:
+            found = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+        except OSError:
+            return []
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return found
+
+
+class ContextRetriever:
+    """Finds the snippets for a cursor in the index of the workspace that holds the file."""
+
+    def __init__(
+        self,
+        index_for: Callable[[Path], WorkspaceIndex | None],
+        *,
+        recent: RecentEdits | None = None,
+        files: FileLines | None = None,
+    ) -> None:
+        self.index_for = index_for
+        self.recent = recent or RecentEdits()
+        self.files = files or FileLines()
+        self._cache: OrderedDict[tuple[object, ...], Retrieval] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retrieve(
+        self,
+        path: str | None,
+        text: str,
+        offset: int,
+        window: tuple[int, int],
+        budget_tokens: int,
+    ) -> Retrieval:
+        """Snippets for the cursor at `offset` of `text` (the file at absolute `path`)."""
+        if not path or budget_tokens <= 0:
+            return Retrieval()
+        index = self.index_for(Path(path))
+        if index is None:
+            return Retrieval()
+        rel = index.relative(Path(path))
+        if rel is None:
+            return Retrieval()
+        query = cursor_query(rel, text, offset, *window)
+        key = (
+            str(index.root),
+            query.path,
+            query.names,
+            query.text,
+            query.window,
+            budget_tokens,
+            index.generation,
+            tuple(self.recent.recent()[:4]),
+        )
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                hit = self._cache[key]
+                return Retrieval(hit.snippets, hit.tokens, {}, hit.considered, cached=True)
+        found = self._retrieve(index, query, budget_tokens)
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return found
+
+    # --- the tiers ----------------------------------------------------------------------
+
+    def _retrieve(self, index: WorkspaceIndex, query: CursorQuery, budget: int) -> Retrieval:
+        result = Retrieval()
+        tiers: dict[str, list[Candidate]] = {}
+
+        def timed(name: str, find: Callable[[], list[Candidate]]) -> None:
+            started = time.perf_counter()
+            try:
+                tiers[name] = find()
+            except Exception:  # one failing tier (a damaged table, say) must not sink the rest
+                log.exception("context tier %s failed", name)
+                tiers[name] = []
+            result.tier_ms[name] = (time.perf_counter() - started) * 1000
+
+        timed("symbols", lambda: self._symbol_tiers(index, query, tiers))
+        timed(LEXICAL, lambda: self._lexical(index, query))
+        timed(VECTOR, lambda: self._vector(index, query))
+        timed(RECENT, lambda: self._recent(index, query))
+        tiers.pop("symbols", None)
+        started = time.perf_counter()
+        fused = fuse_candidates(tiers)
+        result.considered = len(fused)
+        chosen = self._choose(index, query, fused, budget)
+        chosen.sort(key=lambda pair: (pair[0].path, pair[0].start_line))  # stable prompt order
+        result.snippets = [snippet for snippet, _ in chosen]
+        result.tokens = [tokens for _, tokens in chosen]
+        result.tier_ms["fuse"] = (time.perf_counter() - started) * 1000
+        return result
+
+    def _symbol_tiers(
+        self, index: WorkspaceIndex, query: CursorQuery, tiers: dict[str, list[Candidate]]
+    ) -> list[Candidate]:
+        """Definitions and usages of the names at the cursor (fills both tiers)."""
+        names = list(query.names)
+        definitions = index.store.symbols(names, "definition", limit=MAX_NAMES * 8)
+        local = {row["name"] for row in definitions if row["path"] == query.path}
+        defs: list[Candidate] = []
+        rank = {name: i for i, name in enumerate(names)}
+        for row in sorted(definitions, key=lambda r: (rank.get(r["name"], 99), r["path"])):
+            if row["name"] in local:
+                continue  # defined in this file: the model sees it or it is not cross-file
+            start = int(row["line"])
+            end = min(int(row["end_line"]), start + SNIPPET_LINES - 1)
+            defs.append(Candidate(row["path"], start, end, DEFINITION))
+        tiers[DEFINITION] = defs
+
+        wanted = [n for n in names if n not in local]
+        rows = index.store.symbols(wanted, "reference", limit=len(wanted) * USAGES_PER_NAME)
+        per_name: dict[str, list[Candidate]] = {name: [] for name in wanted}
+        for row in rows:
+            if row["path"] == query.path or row["name"] not in per_name:
+                continue
+            line = int(row["line"])
+            candidate = Candidate(
+                row["path"], max(1, line - USAGE_RADIUS), line + USAGE_RADIUS, USAGE
+            )
+            candidate.score = self._overlap(index, candidate, query.words)
+            per_name[row["name"]].append(candidate)
+        usages: list[Candidate] = []
+        for scored in per_name.values():
+            scored.sort(key=lambda c: (-c.score, c.path, c.start_line))
+            usages.extend(_one_per_file(scored)[:2])
+        usages.sort(key=lambda c: -c.score)
+        tiers[USAGE] = usages
+        return []
+
+    def _lexical(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:
+        if not query.words:
+            return []
+        hits = index.store.search_text(" ".join(sorted(query.words)), 10)
+        return [Candidate(h.path, h.start_line, h.end_line, LEXICAL, h.score) for h in hits]
+
+    def _vector(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:
+        if not index.embedder_loaded or not query.words:
+            return []  # never load a model in the completion path
+        hits = index.search(query.text, 8, mode="vector")
+        return [Candidate(h.path, h.start_line, h.end_line, VECTOR, h.score) for h in hits]
+
+    def _recent(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:
+        found: list[Candidate] = []
+        for path, line in self.recent.recent():
+            rel = index.relative(Path(path))
+            if rel is None or rel == query.path:
+                continue
+            half = SNIPPET_LINES // 2
+            found.append(Candidate(rel, max(1, line - half), line + half, RECENT))
+        return found
+
+    # --- choosing -----------------------------------------------------------------------
+
+    def _overlap(self, index: WorkspaceIndex, candidate: Candidate, words: frozenset[str]) -> float:
+        lines = self.files.lines(index.root / candidate.path)
+        found = set(identifiers("\n".join(lines[candidate.start_line - 1 : candidate.end_line])))
+        if not found or not words:
+            return 0.0
+        return len(found & words) / len(found | words)
+
+    def _choose(
+        self,
+        index: WorkspaceIndex,
+        query: CursorQuery,
+        fused: Sequence[Candidate],
+        budget: int,
+    ) -> list[tuple[Snippet, int]]:
+        """Trim, drop overlaps and what has not earned its place, fit the budget."""
+        chosen: list[tuple[Snippet, int]] = []
+        taken: dict[str, list[tuple[int, int]]] = {query.path: [query.window]}
+        used = 0
+        for candidate in fused:
+            if len(chosen) >= MAX_SNIPPETS:
+                break
+            lines = self.files.lines(index.root / candidate.path)
+            if not lines:
+                continue
+            start, end = best_lines(lines, candidate, query.words)
+            while start < end and not lines[start - 1].strip():
+                start += 1
+            while end > start and not lines[end - 1].strip():
+                end -= 1
+            if any(start <= e and s <= end for s, e in taken.get(candidate.path, [])):
+                continue
+            body = "\n".join(lines[start - 1 : end])
+            if not body.strip():
+                continue
+            shared = query.words & set(identifiers(body))
+            names = set(query.names) & set(_IDENT.findall(body))
+            if candidate.source in (LEXICAL, VECTOR, RECENT) and len(shared) < MIN_SHARED:
+                continue  # irrelevant context hurts a small model: it must share the cursor's words
+            if candidate.source in (USAGE, DEFINITION) and not names:
+                continue
+            tokens = estimate_tokens(body) + 4  # + the file header
+            if used + tokens > budget:
+                continue
+            used += tokens
+            taken.setdefault(candidate.path, []).append((start, end))
+            snippet = Snippet(candidate.path, body + "\n", start, end, candidate.source)
+            chosen.append((_scored(snippet, candidate.score), tokens))
+        return chosen
+
+
+def _scored(snippet: Snippet, score: float) -> Snippet:
+    return Snippet(
+        snippet.path, snippet.text, snippet.start_line, snippet.end_line, snippet.source, score
+    )
+
+
+def _one_per_file(candidates: Iterable[Candidate]) -> list[Candidate]:
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.path not in seen:
+            seen.add(candidate.path)
+            out.append(candidate)
+    return out
+
+
+def fuse_candidates(tiers: dict[str, list[Candidate]]) -> list[Candidate]:
+    """Weighted reciprocal rank fusion; the same lines from two tiers add up (first tier kept)."""
+    scores: dict[tuple[str, int, int], float] = {}
+    first: dict[tuple[str, int, int], Candidate] = {}
+    for tier, candidates in tiers.items():
+        weight = TIER_WEIGHTS.get(tier, 0.5)
+        for rank, candidate in enumerate(candidates):
+            key = (candidate.path, candidate.start_line, candidate.end_line)
+            scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank + 1)
+            first.setdefault(key, candidate)
+    order = sorted(scores, key=lambda k: (-scores[k], k))
+    fused = []
+    for key in order:
+        candidate = first[key]
+        fused.append(
+            Candidate(
+                candidate.path,
+                candidate.start_line,
+                candidate.end_line,
+                candidate.source,
+                scores[key],
+            )
+        )
+    return fused
+
+
+def best_lines(
+    lines: Sequence[str], candidate: Candidate, words: frozenset[str]
+) -> tuple[int, int]:
+    """The window of at most SNIPPET_LINES lines of the candidate sharing most query words."""
+    start = max(1, candidate.start_line)
+    end = min(len(lines), max(start, candidate.end_line))
+    if end - start + 1 <= SNIPPET_LINES or candidate.source == DEFINITION:
+        return start, min(end, start + SNIPPET_LINES - 1)
+    hits = [len(words & set(identifiers(lines[i - 1]))) for i in range(start, end + 1)]
+    best, best_at = -1, start
+    running = sum(hits[:SNIPPET_LINES])
+    for offset in range(0, len(hits) - SNIPPET_LINES + 1):
+        if offset:
+            running += hits[offset + SNIPPET_LINES - 1] - hits[offset - 1]
+        if running > best:
+            best, best_at = running, start + offset
+    return best_at, best_at + SNIPPET_LINES - 1
