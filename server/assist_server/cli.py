@@ -114,6 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings", type=_settings_arg, default={}, help="settings as JSON or @file"
     )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
+    context = sub.add_parser(
+        "context",
+        help="show the cross-file context a completion at a cursor would use",
+        description="Index the workspace (lexical, incremental), then print the snippets a "
+        "completion at the cursor would put in the prompt and the prompt's token count.",
+    )
+    context.add_argument("--root", type=Path, required=True, help="workspace root")
+    context.add_argument("--file", type=Path, required=True, help="the file being edited")
+    context.add_argument("--line", type=int, required=True, help="cursor line, 0-based (LSP)")
+    context.add_argument(
+        "--col", type=int, required=True, help="cursor column, 0-based UTF-16 units (LSP)"
+    )
+    context.add_argument(
+        "--settings", type=_settings_arg, default={}, help="settings as JSON or @file"
+    )
+    context.add_argument("--json", action="store_true", help="print the context as JSON")
     return parser
 
 
@@ -280,11 +296,63 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _context(args: argparse.Namespace) -> int:
+    from lsprotocol import types
+
+    from assist_server.backends import create_backend
+    from assist_server.config import parse_settings
+    from assist_server.context.retrieval import ContextRetriever
+    from assist_server.engine.completion import CompletionEngine
+    from assist_server.lsp.positions import offset_at
+    from assist_server.types import CompletionRequest
+
+    if args.line < 0 or args.col < 0:
+        raise SystemExit("assist-server: --line and --col are 0-based and cannot be negative")
+    path = (args.file if args.file.is_absolute() else Path.cwd() / args.file).resolve()
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise SystemExit(f"assist-server: cannot read {args.file}: {exc.strerror}") from None
+    workspace = _open_index(args.root, args.settings)
+    if workspace.relative(path) is None:
+        raise SystemExit(f"assist-server: {args.file} is not inside {args.root}")
+    workspace.index_all()
+    if workspace.embeddings_enabled and workspace.status()["embedded"]:
+        workspace.embedder()  # the server has its model loaded once chunks are embedded
+    settings = parse_settings(args.settings)
+    engine = CompletionEngine(
+        create_backend(settings.backend),
+        settings.completion,
+        ContextRetriever(lambda p: workspace if workspace.relative(p) is not None else None),
+    )
+    offset = offset_at(text, types.Position(args.line, args.col), types.PositionEncodingKind.Utf16)
+    request = CompletionRequest(text, offset, "", path=str(path))
+    report = engine.context_report(request)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    if "skipped" in report:
+        print(f"no completion here: {report['skipped']}")
+    for s in report["snippets"]:
+        print(
+            f"{s['path']}:{s['start_line']}-{s['end_line']}  {s['source']:<10} "
+            f"score {s['score']:.4f}  {s['tokens']} tokens"
+        )
+    print(f"prompt: {report['prompt_tokens']} tokens")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `assist-server` command."""
     args = build_parser().parse_args(argv)
     _logging(args.verbose, args.log_file)
-    commands = {"doctor": _doctor, "index": _index, "search": _search, "status": _status}
+    commands = {
+        "doctor": _doctor,
+        "index": _index,
+        "search": _search,
+        "status": _status,
+        "context": _context,
+    }
     if args.command in commands:
         return commands[args.command](args)
 

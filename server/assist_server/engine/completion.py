@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assist_server.backends import Backend, BackendConfigError
 from assist_server.config import FIM_FAMILIES, CompletionSettings
@@ -208,6 +209,32 @@ class CompletionEngine:
                 self.snippet_budget(cursor.window),
             )
         return self._prepare(request, template, cursor, retrieval)
+
+    def context_report(self, request: CompletionRequest) -> dict[str, Any]:
+        """What a completion at this cursor would put in the prompt, for people to read.
+
+        `{"snippets": [{"path", "start_line", "end_line", "source", "score", "tokens"}],
+        "prompt_tokens": N}`; paths are relative to the workspace root, lines 1-based inclusive.
+        When nothing would be asked, "skipped" says why.
+        """
+        prepared = self.prepare_sync(request, self.template())
+        if isinstance(prepared, str):
+            return {"snippets": [], "prompt_tokens": 0, "skipped": prepared}
+        retrieval = prepared.retrieval
+        return {
+            "snippets": [
+                {
+                    "path": snippet.path,
+                    "start_line": snippet.start_line,
+                    "end_line": snippet.end_line,
+                    "source": snippet.source,
+                    "score": round(snippet.score, 4),
+                    "tokens": tokens,
+                }
+                for snippet, tokens in zip(retrieval.snippets, retrieval.tokens, strict=True)
+            ],
+            "prompt_tokens": estimate_tokens(prepared.request.prompt),
+        }
 
     def snippet_budget(self, window: Window) -> int:
         """Tokens of cross-file context for this prompt (adapts to the measured prompt speed)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from assist_server.lsp.features import (
     completion,
     configuration,
+    context,
     documents,
     indexing,
     inline_completion,
@@ -15,6 +16,13 @@ from assist_server.lsp.server import AssistServer
 def create_server() -> AssistServer:
     """A ready-to-start server."""
     server = AssistServer()
-    for feature in (configuration, documents, inline_completion, completion, indexing):
+    for feature in (
+        configuration,
+        documents,
+        inline_completion,
+        completion,
+        indexing,
+        context,
+    ):
         feature.register(server)
     return server

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Coroutine, Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cattrs
@@ -18,14 +19,18 @@ from pygls.exceptions import (
 )
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.uris import from_fs_path
 
 from assist_server import __version__
 from assist_server.backends import Backend, create_backend
 from assist_server.config import Settings, parse_settings
+from assist_server.context.budget import PromptSpeed
+from assist_server.context.retrieval import ContextRetriever, FileLines, RecentEdits
 from assist_server.engine.completion import CompletionEngine
 from assist_server.lsp.errors import ErrorReporter
 
 if TYPE_CHECKING:
+    from assist_server.index.indexer import WorkspaceIndex
     from assist_server.lsp.features.indexing import Indexing
 
 log = logging.getLogger(__name__)
@@ -92,7 +97,12 @@ class AssistServer(LanguageServer):
         self.settings: Settings = parse_settings()
         self.init_options: dict[str, Any] = {}
         self.backend: Backend = create_backend(self.settings.backend)
-        self.engine = CompletionEngine(self.backend, self.settings.completion)
+        self.recent = RecentEdits()
+        self.retriever = ContextRetriever(
+            self._index_for, recent=self.recent, files=FileLines(self._buffer_text)
+        )
+        self.speed = PromptSpeed()  # measured prompt speed outlives engine rebuilds
+        self.engine = self._engine()
         self.errors = ErrorReporter(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         # Features that decide at initialize whether to register (capabilities tell the truth).
@@ -102,6 +112,18 @@ class AssistServer(LanguageServer):
         # Features that follow settings changes: called with (old, new) after each change.
         self.on_settings: list[Callable[[Settings, Settings], None]] = []
         self.indexing: Indexing | None = None
+
+    def _engine(self) -> CompletionEngine:
+        return CompletionEngine(self.backend, self.settings.completion, self.retriever, self.speed)
+
+    def _index_for(self, path: Path) -> WorkspaceIndex | None:
+        """The index of the workspace folder holding `path`, once indexing has opened it."""
+        return self.indexing.index_for(path) if self.indexing is not None else None
+
+    def _buffer_text(self, path: str) -> str | None:
+        """The editor's text of the file at `path` if it is open (it may be ahead of the disk)."""
+        document = self.workspace.text_documents.get(from_fs_path(path) or "")
+        return document.source if document is not None else None
 
     @property
     def position_encoding(self) -> str:
@@ -137,7 +159,7 @@ class AssistServer(LanguageServer):
             self.backend = create_backend(settings.backend)
             self.run_background(previous.aclose(), "close-backend")
         if settings.backend != old.backend or settings.completion != old.completion:
-            self.engine = CompletionEngine(self.backend, settings.completion)
+            self.engine = self._engine()
         log.info("settings in effect: %s", settings.as_dict())
         for hook in self.on_settings:
             hook(old, settings)

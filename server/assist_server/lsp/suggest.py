@@ -24,7 +24,7 @@ MAX_DOCUMENT_CHARS = 5_000_000  # beyond this we do not complete (generated or d
 _inflight: dict[str, asyncio.Task[CompletionResult]] = {}
 
 
-def _request_for(
+def request_for(
     server: AssistServer, uri: str, position: types.Position, request_id: str
 ) -> CompletionRequest | str:
     """The engine request, or the reason there is none."""
@@ -48,7 +48,7 @@ def _request_for(
 async def suggest(server: AssistServer, uri: str, position: types.Position) -> CompletionResult:
     """The suggestion at a position; an empty result, never an exception, when there is none."""
     request_id = str(server.protocol.msg_id or "")
-    request = _request_for(server, uri, position, request_id)
+    request = request_for(server, uri, position, request_id)
     if isinstance(request, str):
         log.info("completion id=%s skipped: %s", request_id, request)
         return CompletionResult("", source="skipped", reason=request)

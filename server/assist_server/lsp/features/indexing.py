@@ -266,10 +266,6 @@ def register(server: AssistServer) -> None:
         if fs:
             server.run_background(indexing.reindex(Path(fs)), "reindex-saved")
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        indexing.changed_later(params.text_document.uri)
-
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def watched(params: types.DidChangeWatchedFilesParams) -> None:
         for change in params.changes:
