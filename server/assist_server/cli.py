@@ -323,7 +323,7 @@ def _context(args: argparse.Namespace) -> int:
     engine = CompletionEngine(
         create_backend(settings.backend),
         settings.completion,
-        ContextRetriever(lambda p: workspace if workspace.relative(p) is not None else None),
+        ContextRetriever.over(workspace),
     )
     offset = offset_at(text, types.Position(args.line, args.col), types.PositionEncodingKind.Utf16)
     request = CompletionRequest(text, offset, "", path=str(path))

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from assist_server.context.budget import estimate_tokens
 from assist_server.types import Snippet
@@ -89,10 +89,13 @@ def cursor_query(
     before = text[:offset]
     lines = before.split("\n")
     current = lines[-1]
-    partial = re.search(r"[A-Za-z0-9_]*$", current)
+    partial = re.search(r"[A-Za-z_][A-Za-z0-9_]*$", current)
+    word = partial.group() if partial else ""
     current = current[: partial.start()] if partial else current
     query_lines = [*lines[-QUERY_LINES - 1 : -1], current]
-    names: list[str] = []
+    # The word at the cursor comes first: once it is a complete name (`price_of|`), it is the API
+    # the next characters use. While it is partial it names nothing and finds nothing.
+    names: list[str] = [word] if len(word) > 1 and word.lower() not in COMMON_WORDS else []
     for line in reversed([*lines[-NAME_LINES - 1 : -1], current]):
         for name in reversed(identifiers(line)):
             if name not in names:
@@ -133,6 +136,25 @@ class Retrieval:
     def sources(self) -> str:
         """Tier of each snippet, for the log line ("-" when there is none)."""
         return ",".join(s.source for s in self.snippets) or "-"
+
+
+class SnippetSource(Protocol):
+    """What the completion engine asks for cross-file context (ContextRetriever, baselines)."""
+
+    def index_for(self, path: Path) -> WorkspaceIndex | None:
+        """The index of the workspace holding `path`, if any (names the repository)."""
+        ...
+
+    def retrieve(
+        self,
+        path: str | None,
+        text: str,
+        offset: int,
+        window: tuple[int, int],
+        budget_tokens: int,
+    ) -> Retrieval:
+        """Snippets for the cursor at `offset` of `text`."""
+        ...
 
 
 class RecentEdits:
@@ -212,6 +234,11 @@ class ContextRetriever:
         self.files = files or FileLines()
         self._cache: OrderedDict[tuple[object, ...], Retrieval] = OrderedDict()
         self._lock = threading.Lock()
+
+    @classmethod
+    def over(cls, index: WorkspaceIndex, recent: RecentEdits | None = None) -> ContextRetriever:
+        """A retriever over one workspace's index (the CLI, scripts and tests)."""
+        return cls(lambda path: index if index.relative(path) is not None else None, recent=recent)
 
     def retrieve(
         self,
@@ -313,9 +340,10 @@ class ContextRetriever:
             candidate.score = self._overlap(index, candidate, query.words)
             per_name[row["name"]].append(candidate)
         usages: list[Candidate] = []
-        for scored in per_name.values():
+        for rank_of_name, scored in enumerate(per_name.values()):
             scored.sort(key=lambda c: (-c.score, c.path, c.start_line))
-            usages.extend(_one_per_file(scored)[:2])
+            # the nearest name is the API in use: show how several files call it
+            usages.extend(_one_per_file(scored)[: 3 if rank_of_name == 0 else 1])
         usages.sort(key=lambda c: -c.score)
         tiers[USAGE] = usages
         return []

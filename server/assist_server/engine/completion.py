@@ -20,7 +20,7 @@ from typing import Any
 from assist_server.backends import Backend, BackendConfigError
 from assist_server.config import FIM_FAMILIES, CompletionSettings
 from assist_server.context.budget import PromptSpeed, estimate_tokens
-from assist_server.context.retrieval import ContextRetriever, Retrieval
+from assist_server.context.retrieval import Retrieval, SnippetSource
 from assist_server.context.window import Window, cursor_window
 from assist_server.engine.postprocess import Shape, postprocess, settled
 from assist_server.prompts.fim import (
@@ -77,7 +77,7 @@ class CompletionEngine:
         self,
         backend: Backend,
         settings: CompletionSettings,
-        retriever: ContextRetriever | None = None,
+        retriever: SnippetSource | None = None,
         speed: PromptSpeed | None = None,
     ) -> None:
         self.backend = backend

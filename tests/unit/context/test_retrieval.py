@@ -18,6 +18,7 @@ from assist_server.context.retrieval import (
     ContextRetriever,
     FileLines,
     RecentEdits,
+    Retrieval,
     best_lines,
     cursor_query,
     fuse_candidates,
@@ -51,9 +52,7 @@ def typed(root: Path, extra: str) -> tuple[str, int]:
 
 
 def retriever_for(index: WorkspaceIndex, recent: RecentEdits | None = None) -> ContextRetriever:
-    return ContextRetriever(
-        lambda path: index if index.relative(path) is not None else None, recent=recent
-    )
+    return ContextRetriever.over(index, recent)
 
 
 def test_usage_of_the_api_at_the_cursor_comes_from_another_file(
@@ -91,8 +90,14 @@ def test_snippets_stay_the_same_while_a_word_is_typed(
         answers.append(
             retriever.retrieve(str(root / "shop" / "cart.py"), text, offset, (1, line + 2), 1024)
         )
-    assert all(a.snippets == answers[0].snippets for a in answers)
-    assert [a.cached for a in answers] == [False, True, True, True]
+
+    def shown(found: Retrieval) -> list[tuple[str, str]]:
+        return [(s.path, s.text) for s in found.snippets]  # what the prompt holds
+
+    assert answers[0].snippets
+    assert all(shown(a) == shown(answers[0]) for a in answers)
+    again = retriever.retrieve(str(root / "shop" / "cart.py"), text, offset, (1, line + 2), 1024)
+    assert again.cached and shown(again) == shown(answers[-1])
 
 
 def test_budget_and_nothing_outside_the_index(workspace: tuple[Path, WorkspaceIndex]) -> None:
@@ -138,8 +143,8 @@ def test_weak_hits_do_not_earn_a_place(workspace: tuple[Path, WorkspaceIndex]) -
 def test_cursor_query_leaves_out_the_word_being_typed() -> None:
     text = "import os\nvalue = compute_total(items)\nresult = value.conv"
     query = cursor_query("a.py", text, len(text), 1, 3)
-    assert query.names[:2] == ("value", "result")
-    assert "conv" not in query.text.split()[-1]
+    assert query.names[:3] == ("conv", "value", "result")  # the word at the cursor first
+    assert query.text.endswith("result = value.")
     assert "compute_total" in query.words and "import" not in query.words
 
 
