@@ -164,3 +164,18 @@ def test_estimate_tracks_the_real_qwen_tokenizer() -> None:
 
     for text in ("# 価格を計算する\n", "naïve = 'café'\n", 'print("🙂")\n'):
         assert 0.5 <= estimate_tokens(text) / real(text) <= 2.0, text
+
+
+def test_prompt_speed_shrinks_the_snippet_budget_to_the_target() -> None:
+    from assist_server.context.budget import PromptSpeed
+
+    speed = PromptSpeed()
+    assert speed.snippet_budget(1024, 2000, 800) == 1024  # nothing measured yet
+    speed.observe(10, 50.0)  # too small to say anything: ignored
+    assert speed.tokens_per_second is None
+    speed.observe(600, 2000.0)  # 300 tokens/s: 2 s buy 600 tokens, the window takes 400
+    assert speed.snippet_budget(1024, 2000, 400) == 1024 // 4  # 200 is below the floor
+    speed.observe(6000, 1000.0)  # a fast server raises the estimate
+    assert speed.tokens_per_second is not None and speed.tokens_per_second > 300
+    assert speed.snippet_budget(1024, 2000, 400) == 1024
+    assert speed.snippet_budget(0, 2000, 400) == 0

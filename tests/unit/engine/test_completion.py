@@ -213,3 +213,16 @@ async def test_custom_template_shapes_the_prompt_and_stops() -> None:
     assert request.stop == ("<END>",)
     assert result.text == "return 0"
     assert backend.closed_after == 2
+
+
+def test_prompt_speed_counts_only_what_the_server_had_not_cached() -> None:
+    from assist_server.context.budget import estimate_tokens
+    from assist_server.types import Timings
+
+    engine = _engine(ScriptedBackend())
+    head = "def f(x):\n    return x\n" * 40
+    engine._measure(head, Timings(first_token_ms=1000.0))
+    first = engine.speed.tokens_per_second
+    assert first is not None and abs(first - estimate_tokens(head)) < 1
+    engine._measure(head + "y = 1\n", Timings(first_token_ms=50.0))  # shares the head: ignored
+    assert engine.speed.tokens_per_second == first
