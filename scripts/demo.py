@@ -2,8 +2,9 @@
 """Drive `assist-server --stdio` like an editor, against a real llama.cpp server and model.
 
 Starts the model server on a free loopback port, opens a file of a small real workspace, asks
-for inline completions where a function body is missing, prints the ghost text and the timings,
-then stops everything it started.
+for inline completions where a function body is missing, prints the ghost text and the timings.
+Then opens a second workspace with the index on, shows the cross-file context the server picks
+for a cursor (`assist.showContext`) and the completion that uses it. Stops everything it started.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
@@ -28,6 +30,8 @@ from llama_stack import MODEL_ALIAS, LlamaServer, inline_client_capabilities, se
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
+SHOP = ROOT / "tests" / "fixtures" / "retrieval" / "shop"
+SHOP_LINE = "            unit = price_of(product)"  # in shop/cart.py; the user types "." after it
 
 
 TYPED = "    return "  # what the user has typed on the empty line of the function body
@@ -71,6 +75,92 @@ def show(title: str, text: str, position: types.Position, ghost: str, ms: float)
         print(f"   {dim}{line}{off}")
 
 
+async def session(workspace: Path, settings: dict[str, Any], log: Path) -> LanguageClient:
+    """Start `assist-server --stdio` and initialize it on `workspace` like an editor."""
+    client = LanguageClient("assist-demo", "0.1")
+    await client.start_io(*server_command(), "--stdio", "-v", "--log-file", str(log))
+    init = await client.initialize_async(
+        types.InitializeParams(
+            process_id=os.getpid(),
+            root_uri=workspace.as_uri(),
+            capabilities=inline_client_capabilities(),
+            initialization_options=settings,
+        )
+    )
+    print(
+        f"demo: initialized on {workspace.name}; inline completion advertised:",
+        init.capabilities.inline_completion_provider is not None,
+    )
+    client.initialized(types.InitializedParams())
+    return client
+
+
+async def close(client: LanguageClient) -> None:
+    try:
+        await client.shutdown_async(None)
+        client.exit(None)
+    finally:
+        await client.stop()  # type: ignore[no-untyped-call]  # pygls leaves it untyped
+
+
+async def cross_file(work: Path, url: str, settings: dict[str, Any], log: Path) -> None:
+    """The index on: which code of other files a completion sees, and what it then suggests."""
+    workspace = work / "shop"
+    shutil.copytree(SHOP, workspace)
+    settings = {
+        **settings,
+        # Lexical tiers only, so the demo needs no embedding model (vectors add one more tier).
+        "index": {"enabled": True, "path": str(work / "index"), "embeddingProvider": "none"},
+    }
+    print("\n== cross-file context: indexing the second workspace ...", flush=True)
+    client = await session(workspace, settings, log)
+    try:
+        for _ in range(600):
+            status = await client.protocol.send_request_async("assist/status", {})
+            if getattr(status, "state", None) in ("ready", "error"):
+                break
+            await asyncio.sleep(0.1)
+        print(f"   assist/status: {status}")
+        path = workspace / "shop" / "cart.py"
+        text = path.read_text()
+        at = text.index(SHOP_LINE) + len(SHOP_LINE)
+        text = text[:at] + "." + text[at:]
+        uri = path.as_uri()
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        position = types.Position(line=text.count("\n", 0, at), character=len(SHOP_LINE) + 1)
+        shown = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="assist.showContext",
+                arguments=[
+                    {
+                        "textDocument": {"uri": uri},
+                        "position": {"line": position.line, "character": position.character},
+                    }
+                ],
+            )
+        )
+        if shown is None:
+            raise SystemExit("demo: assist.showContext answered nothing")
+        print("   assist.showContext: what a completion here puts before the file")
+        for snippet in shown.snippets:
+            print(
+                f"     {snippet.path}:{snippet.start_line}-{snippet.end_line}  "
+                f"{snippet.source:<10} {snippet.tokens} tokens"
+            )
+        print(f"     prompt: {shown.prompt_tokens} tokens")
+        ghost, ms = await ask(client, uri, position)
+        show("shop/cart.py after typing '.' (converted_to is only used in other files)",
+             text, position, ghost, ms)  # fmt: skip
+    finally:
+        await close(client)
+
+
 async def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="assist-demo-"))
     workspace = work / "workspace"
@@ -80,8 +170,6 @@ async def run(args: argparse.Namespace) -> int:
     print(f"demo: starting the llama.cpp server with {fetch_model.FILENAME} ...", flush=True)
     with LlamaServer(llama_log) as llama:
         print(f"demo: model server at {llama.url}; starting {' '.join(server_command())} --stdio")
-        client = LanguageClient("assist-demo", "0.1")
-        await client.start_io(*server_command(), "--stdio", "-v", "--log-file", str(server_log))
         settings = {
             "backend": {"kind": "openai", "url": llama.url},
             "completion": {
@@ -90,24 +178,12 @@ async def run(args: argparse.Namespace) -> int:
                 "maxTokens": 96,
                 "temperature": 0,
             },
-            # Completions do not use the workspace index yet; indexing would only compete
-            # with the model for the CPU during the demo.
+            # The first part shows the completion pipeline alone; the index would only compete
+            # with the model for the CPU.
             "index": {"enabled": False},
         }
+        client = await session(workspace, settings, server_log)
         try:
-            init = await client.initialize_async(
-                types.InitializeParams(
-                    process_id=os.getpid(),
-                    root_uri=workspace.as_uri(),
-                    capabilities=inline_client_capabilities(),
-                    initialization_options=settings,
-                )
-            )
-            print(
-                "demo: initialized; inline completion advertised:",
-                init.capabilities.inline_completion_provider is not None,
-            )
-            client.initialized(types.InitializedParams())
             path = workspace / "inventory" / "items.py"
             text = path.read_text()
             uri = path.as_uri()
@@ -149,10 +225,9 @@ async def run(args: argparse.Namespace) -> int:
                 )
                 ghost3, ms3 = await ask(client, uri, moved)
                 show(f"after typing {typed!r} (rest of the suggestion)", text, moved, ghost3, ms3)
-            await client.shutdown_async(None)
-            client.exit(None)
         finally:
-            await client.stop()  # type: ignore[no-untyped-call]  # pygls leaves it untyped
+            await close(client)
+        await cross_file(work, llama.url, settings, server_log)
     print("\n== the server's own log line per request (timings in ms):")
     for line in server_log.read_text().splitlines():
         if " completion id=" in line:
@@ -164,6 +239,8 @@ async def run(args: argparse.Namespace) -> int:
                 "tokens_out",
                 "first_token_ms",
                 "model_ms",
+                "snippets",
+                "retrieval_ms",
                 "total_ms",
                 "overhead_ms",
             )
