@@ -172,14 +172,29 @@ COMMENT_MARKERS: dict[str, str] = {
 }
 
 
+def by_file(snippets: Sequence[Snippet]) -> list[tuple[str, str]]:
+    """(path, code) per file: consecutive snippets of one file share one block.
+
+    A file appears once in the repository-level training format; pieces are a blank line apart.
+    """
+    blocks: list[tuple[str, str]] = []
+    for snippet in snippets:
+        text = snippet.text.rstrip("\n")
+        if blocks and blocks[-1][0] == snippet.path:
+            blocks[-1] = (snippet.path, blocks[-1][1] + "\n\n" + text)
+        else:
+            blocks.append((snippet.path, text))
+    return blocks
+
+
 def snippet_comments(snippets: Sequence[Snippet], language: str, path: str | None) -> str:
     """Other files' code as blocks headed by a path comment, then the current file's path."""
     if not snippets:
         return ""
     marker = comment_prefix(language)
     out = ""
-    for snippet in snippets:
-        out += f"{marker} {snippet.path}\n{snippet.text.rstrip()}\n\n"
+    for snippet_path, text in by_file(snippets):
+        out += f"{marker} {snippet_path}\n{text.rstrip()}\n\n"
     if path:
         out += f"{marker} {path}\n"
     return out
@@ -204,10 +219,8 @@ def render_fim(
     comments = ""  # other files as path comments, placed inside the prefix
     if snippets and template.file_header:
         head = (template.repo_header or "").format(repo=repo or "workspace")
-        for snippet in snippets:
-            head += (
-                template.file_header.format(path=snippet.path) + snippet.text.rstrip("\n") + "\n"
-            )
+        for snippet_path, text in by_file(snippets):
+            head += template.file_header.format(path=snippet_path) + text + "\n"
         head += template.file_header.format(path=path or "untitled")
     else:
         comments = snippet_comments(snippets, language, path)

@@ -216,3 +216,22 @@ def test_same_snippets_give_a_prompt_that_only_differs_after_the_cursor_text() -
 )
 def test_comment_prefix(language: str, marker: str) -> None:
     assert comment_prefix(language) == marker
+
+
+def test_snippets_of_one_file_share_one_block() -> None:
+    from assist_server.prompts.fim import TEMPLATES, render_fim
+    from assist_server.types import Snippet
+
+    snippets = [
+        Snippet("a.py", "def one():\n    pass\n", 1, 2, "usage"),
+        Snippet("a.py", "def two():\n    pass\n", 10, 11, "lexical"),
+        Snippet("b.py", "x = one()\n", 3, 3, "usage"),
+    ]
+    prompt = render_fim(TEMPLATES["qwen"], "p", "s", path="c.py", repo="r", snippets=snippets)
+    assert prompt.count("<|file_sep|>a.py\n") == 1
+    assert "<|file_sep|>a.py\ndef one():\n    pass\n\ndef two():\n    pass\n<|file_sep|>b.py\n" in (
+        prompt
+    )
+    comments = render_fim(TEMPLATES["codellama"], "p", "s", language="python", path="c.py",
+                          snippets=snippets)  # fmt: skip
+    assert comments.count("# a.py\n") == 1
