@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Container, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,10 @@ from assist_server.syntax.languages import language_id
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCH_FILES = 64  # files per LanceDB write: few versions, bounded memory
+# Files per LanceDB write: few table versions and fragments, bounded memory, and the first
+# rows searchable soon. Whichever limit comes first.
+WRITE_BATCH_FILES = 512
+WRITE_BATCH_BYTES = 2_000_000  # of source text
 EMBED_BATCH = 64
 EMBED_WINDOW = 8  # batches fetched at once, to sort by length
 COMPACT_EVERY_WRITES = 50
@@ -192,21 +196,31 @@ class WorkspaceIndex:
         summary.files = len(files)
         seen: set[str] = set()
         batch: list[IndexedFile] = []
-        for done, file in enumerate(files, 1):
-            if cancel is not None and cancel.is_set():
-                break
-            seen.add(file.rel_path)
-            indexed = self._read_if_changed(file, known.get(file.rel_path))
-            if indexed is not None:
-                batch.append(indexed)
-                summary.changed += 1
-                summary.chunks += len(indexed.symbols.chunks) if indexed.symbols else 0
-                summary.bytes += indexed.size
-            if len(batch) >= WRITE_BATCH_FILES:
-                self._write(batch, known)
-                batch = []
-            if progress is not None:
-                progress("index", done, len(files))
+        batch_bytes = 0
+        # LanceDB writes run in its own threads without the GIL: one batch is written while
+        # the next is chunked. One write at a time keeps memory bounded and rows in order.
+        with ThreadPoolExecutor(1, thread_name_prefix="assist-index-write") as writer:
+            writing: Future[None] | None = None
+            for done, file in enumerate(files, 1):
+                if cancel is not None and cancel.is_set():
+                    break
+                seen.add(file.rel_path)
+                indexed = self._read_if_changed(file, known.get(file.rel_path))
+                if indexed is not None:
+                    batch.append(indexed)
+                    batch_bytes += indexed.size
+                    summary.changed += 1
+                    summary.chunks += len(indexed.symbols.chunks) if indexed.symbols else 0
+                    summary.bytes += indexed.size
+                if len(batch) >= WRITE_BATCH_FILES or batch_bytes >= WRITE_BATCH_BYTES:
+                    if writing is not None:
+                        writing.result()
+                    writing = writer.submit(self._write, batch, known)
+                    batch, batch_bytes = [], 0
+                if progress is not None:
+                    progress("index", done, len(files))
+            if writing is not None:
+                writing.result()
         self._write(batch, known)
         if cancel is None or not cancel.is_set():
             gone = [path for path in known if path not in seen]

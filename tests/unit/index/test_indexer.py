@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assist_server.config import parse_settings
+from assist_server.index import indexer
 from assist_server.index.indexer import WorkspaceIndex, fuse
 from assist_server.index.store import StoredChunk
 
@@ -100,3 +101,29 @@ def test_reciprocal_rank_fusion_prefers_agreement() -> None:
     fused = fuse([[c("a"), c("b"), c("c")], [c("c"), c("b"), c("d")]], limit=4)
     # c: 1/61 + 1/63, b: 2/62, a: 1/61, d: 1/63 (k = 60)
     assert [x.id for x in fused] == ["c", "b", "a", "d"]
+
+
+def _rows(index: WorkspaceIndex) -> dict[str, list[str]]:
+    return {
+        name: sorted(repr(sorted(row.items())) for row in table.to_arrow().to_pylist())
+        for name, table in index.store._tables.items()
+    }
+
+
+def test_batches_written_while_chunking_store_the_same_rows(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = WorkspaceIndex(root, lexical_settings(), store_path=tmp_path / "whole")
+    whole.index_all()
+    monkeypatch.setattr(indexer, "WRITE_BATCH_FILES", 2)  # several writes, one in flight
+    batched = WorkspaceIndex(root, lexical_settings(), store_path=tmp_path / "batched")
+    summary = batched.index_all()
+    assert summary.changed >= 4
+    assert _rows(batched) == _rows(whole)
+    assert batched.status() == whole.status()
+    # A second pass over a changed file deletes its old rows before adding the new ones.
+    items = root / "inventory" / "items.py"
+    items.write_text(items.read_text() + "\n\ndef restock_all():\n    pass\n")
+    assert batched.index_all().changed == 1
+    whole.index_all()
+    assert _rows(batched) == _rows(whole)
