@@ -527,17 +527,17 @@ class _SymbolReader:
         source = self.source
         found: set[tuple[int, bytes]] = set()
         add = found.add
-        for node in used:
-            start = node.start_byte
+        for node in used:  # the hottest loop of indexing: one call per node attribute
+            start, end = node.byte_range
             if start in bound:
                 continue
             if starts:
                 i = bisect.bisect_right(starts, start) - 1
                 if i >= 0 and start < ends[i]:
                     continue
-            name = source[start : node.end_byte]
+            name = source[start:end]
             if name not in stoplist:
-                add((node.start_point[0], name))
+                add((node.start_point.row, name))
         path = self.file.path
         decoded: dict[bytes, str] = {}
         out: list[Reference] = []
