@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -127,3 +128,21 @@ def test_batches_written_while_chunking_store_the_same_rows(
     assert batched.index_all().changed == 1
     whole.index_all()
     assert _rows(batched) == _rows(whole)
+
+
+def test_index_all_unfreezes_the_heap_even_when_it_fails(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = make(root, tmp_path)
+    before = gc.get_freeze_count()
+    index.index_all()
+    assert gc.get_freeze_count() == before
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(index.store, "replace_files", broken)
+    (root / "new.py").write_text("def added():\n    pass\n")
+    with pytest.raises(RuntimeError, match="disk full"):
+        index.index_all()
+    assert gc.get_freeze_count() == before
