@@ -171,3 +171,27 @@ def test_only_stored_paths_are_replaced(store: ChunkStore) -> None:
         "def h():\n    pass",
     ]
     assert store.stats().files == 2
+
+
+def _fragments(store: ChunkStore, name: str) -> int:
+    return int(store._tables[name].stats()["fragment_stats"]["num_fragments"])
+
+
+def test_compact_leaves_a_fresh_append_only_table_and_rewrites_one_with_deletes(
+    store: ChunkStore,
+) -> None:
+    store.replace_files([indexed("a.py", "def parse_settings(raw):\n    return raw")], stored=set())
+    store.replace_files([indexed("b.py", "def load_config():\n    pass")], stored=set())
+    store.compact()
+    # Nothing to reclaim: the rows stay in their two fragments, and are all searchable.
+    assert _fragments(store, "symbols") == 2
+    assert [hit.path for hit in store.search_text("load_config", 5)] == ["b.py"]
+    assert [hit.path for hit in store.search_text("parse_settings", 5)] == ["a.py"]
+    # Replacing a file deletes rows: the next compaction rewrites what is left.
+    store.replace_files(
+        [indexed("a.py", "def rebuild_cache():\n    pass")], stored={"a.py", "b.py"}
+    )
+    store.compact()
+    assert _fragments(store, "symbols") == 1
+    assert [hit.path for hit in store.search_text("rebuild_cache", 5)] == ["a.py"]
+    assert store.search_text("parse_settings", 5) == []
