@@ -7,7 +7,8 @@ unpacked into a temporary workspace. From one run it reports:
 
 1. the corpus (MB, files);
 2. lexical indexing throughput (`WorkspaceIndex.index_all`, embeddings off) next to a raw
-   tree-sitter parse of the same files on one thread (target: >= 50 % of the parse rate);
+   tree-sitter parse of the same files on one thread, parsed before and after index_all with
+   the faster run counting (target: >= 50 % of the parse rate);
 3. embedding throughput (`embed_pending`) on a sample of chunks next to a raw
    `SentenceTransformer.encode` of the same texts with the same model object and batch size
    (target: >= 90 %);
@@ -308,10 +309,15 @@ def bench_lexical(
     for _, rel, text in corpus.files:
         chunk_file(rel, text[:200], language_id("", rel))
 
-    started = time.perf_counter()
-    for _, rel, text in corpus.files:
-        parse(language_id("", rel), text)
-    parse_seconds = time.perf_counter() - started
+    def parse_all() -> float:
+        started = time.perf_counter()
+        for _, rel, text in corpus.files:
+            parse(language_id("", rel), text)
+        return time.perf_counter() - started
+
+    # Parsed before and after index_all; the faster run counts (the higher bar), so a busy
+    # moment during one of them does not flatter the ratio.
+    parse_runs = [parse_all()]
     code = [(rel, text) for _, rel, text in corpus.files if grammar(language_id("", rel))]
     code_bytes = sum(len(t.encode()) for _, t in code)
     started = time.perf_counter()
@@ -329,6 +335,8 @@ def bench_lexical(
         index_seconds = time.perf_counter() - started
     breakdown = stages.snapshot()
     stages.reset()
+    parse_runs.append(parse_all())
+    parse_seconds = min(parse_runs)
     started = time.perf_counter()
     again = index.index_all()
     rescan_seconds = time.perf_counter() - started
@@ -377,6 +385,7 @@ def bench_lexical(
             "index_all_seconds": index_seconds,
             "index_mb_per_s": index_rate,
             "parse_seconds": parse_seconds,
+            "parse_runs_seconds": parse_runs,
             "parse_mb_per_s": parse_rate,
             "parse_mb_per_s_code_only": code_bytes / MB / code_parse_seconds,
             "chunk_file_mb_per_s": chunk_rate,
@@ -874,6 +883,10 @@ def table(n: dict[str, Any]) -> str:
     w("2. lexical indexing (embeddings off), MB/s\n")
     row("  index_all (fresh store)", fmt(lex["index_mb_per_s"], 2))
     row("  raw tree-sitter parse, same files, 1 thread", fmt(lex["parse_mb_per_s"], 2))
+    row(
+        "    parse seconds before / after index_all (faster counts)",
+        " / ".join(fmt(s, 2) for s in lex["parse_runs_seconds"]),
+    )
     row("    (code files only)", fmt(lex["parse_mb_per_s_code_only"], 2))
     row("  chunk_file alone inside index_all", fmt(lex["chunk_file_mb_per_s"], 2))
     row(
