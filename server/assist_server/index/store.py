@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 STORE_FORMAT = 2  # bump when the table layout or row ids change
 META_FILE = "assist-index.json"
 CLEANUP_SECONDS = 10
+# A table created by this store and only appended to is left as it is by `compact` up to this
+# many fragments: rewriting it would reclaim nothing (see ChunkStore.compact).
+MAX_APPENDED_FRAGMENTS = 16
 
 
 @dataclass(frozen=True)
@@ -193,11 +196,13 @@ class ChunkStore:
         self._db = lancedb.connect(str(self.path))
         existing = set(self._db.list_tables().tables)
         self._tables: dict[str, Any] = {}
+        self._append_only: set[str] = set()  # created here, no row deleted or updated since
         for name, schema in self._schemas().items():
             if name in existing:
                 self._tables[name] = self._db.open_table(name)
             else:
                 self._tables[name] = self._db.create_table(name, schema=schema)
+                self._append_only.add(name)
         self._fts_ready = False
         self._symbols_indexed = False
 
@@ -225,58 +230,34 @@ class ChunkStore:
             rows = self._tables["files"].to_arrow().to_pylist()
         return {r["path"]: (r["content_hash"], r["mtime_ns"], r["size"]) for r in rows}
 
-    def replace_files(self, files: Sequence[IndexedFile]) -> None:
-        """Replace these files' rows in one batch; unchanged chunk texts keep their vectors."""
+    def replace_files(
+        self, files: Sequence[IndexedFile], *, stored: Container[str] | None = None
+    ) -> None:
+        """Replace these files' rows in one batch; unchanged chunk texts keep their vectors.
+
+        `stored` holds the paths the store has rows for, when the caller knows them (a first
+        index knows none): only those are deleted and searched for vectors. None: all of them.
+        """
         files = [f for f in files if f.symbols is not None]
         if not files:
             return
         paths = [f.rel_path for f in files]
+        old = paths if stored is None else [path for path in paths if path in stored]
+        schemas = self._schemas()
         with self._lock:
-            chunks = self._tables["chunks"]
-            kept = self._vectors_by_hash(paths)
-            where = _in("path", paths)
-            chunks.delete(where)
-            self._tables["files"].delete(where)
-            self._tables["symbols"].delete(where)
-            chunk_rows: list[dict[str, Any]] = []
-            symbol_rows: list[dict[str, Any]] = []
-            file_rows: list[dict[str, Any]] = []
-            for file in files:
-                assert file.symbols is not None
-                for chunk in file.symbols.chunks:
-                    chunk_rows.append(
-                        {
-                            "id": chunk_id(chunk),
-                            "path": chunk.path,
-                            "language": chunk.language,
-                            "symbol": chunk.symbol,
-                            "kind": chunk.kind,
-                            "start_line": chunk.start_line,
-                            "end_line": chunk.end_line,
-                            "text": chunk.text,
-                            "content_hash": chunk.content_hash,
-                            "vector": kept.get(chunk.content_hash),
-                        }
-                    )
-                symbol_rows.extend(_symbol_rows(file.symbols))
-                file_rows.append(
-                    {
-                        "path": file.rel_path,
-                        "content_hash": file.content_hash,
-                        "mtime_ns": file.mtime_ns,
-                        "size": file.size,
-                        "chunks": len(file.symbols.chunks),
-                    }
-                )
-            if chunk_rows:
-                chunks.add(pa.Table.from_pylist(chunk_rows, schema=self._schemas()["chunks"]))
-            if symbol_rows:
-                self._tables["symbols"].add(
-                    pa.Table.from_pylist(symbol_rows, schema=self._schemas()["symbols"])
-                )
-            self._tables["files"].add(
-                pa.Table.from_pylist(file_rows, schema=self._schemas()["files"])
-            )
+            kept: dict[str, list[float]] = {}
+            if old:
+                kept = self._vectors_by_hash(old)
+                where = _in("path", old)
+                for name in ("chunks", "files", "symbols"):
+                    self._tables[name].delete(where)
+                    self._append_only.discard(name)
+            chunks, symbols, file_rows = _columns(files, kept, schemas)
+            if chunks.num_rows:
+                self._tables["chunks"].add(chunks)
+            if symbols.num_rows:
+                self._tables["symbols"].add(symbols)
+            self._tables["files"].add(file_rows)
 
     def touch_files(self, files: Sequence[IndexedFile]) -> None:
         """Record new fingerprints (mtime) of files whose content did not change."""
@@ -300,6 +281,7 @@ class ChunkStore:
             }
             for row in rows:
                 row["chunks"] = counts.get(row["path"], 0)
+            self._append_only.discard("files")
             table.merge_insert(
                 "path"
             ).when_matched_update_all().when_not_matched_insert_all().execute(
@@ -323,8 +305,9 @@ class ChunkStore:
             return
         where = _in("path", paths)
         with self._lock:
-            for table in self._tables.values():
+            for name, table in self._tables.items():
                 table.delete(where)
+                self._append_only.discard(name)
 
     def pending_embeddings(self, limit: int, prefer: Sequence[str] = ()) -> list[tuple[str, str]]:
         """(id, text) of chunks without a vector, in the order worth embedding.
@@ -378,6 +361,7 @@ class ChunkStore:
                 row["vector"] = [float(x) for x in vector]
                 rows.append(row)
             if rows:
+                self._append_only.discard("chunks")
                 table.merge_insert("id").when_matched_update_all().execute(
                     pa.Table.from_pylist(rows, schema=self._schemas()["chunks"])
                 )
@@ -386,11 +370,19 @@ class ChunkStore:
         """Merge small fragments, fold new rows into the text index, drop old versions.
 
         Versions older than a few seconds go: a concurrent reader (the CLI next to the editor)
-        finishes its query within that, and disk use stays bounded.
+        finishes its query within that, and disk use stays bounded. A table this store created
+        and only appended to since (a first index) is skipped while it has no index and few
+        fragments: its old versions hold no rows of their own, and rewriting it into one fragment
+        cost about half as much as building the text index (bench corpus).
         """
         with self._lock:
-            for table in self._tables.values():
+            for name, table in self._tables.items():
+                if name in self._append_only and not table.list_indices():
+                    fragments = table.stats()["fragment_stats"]["num_fragments"]
+                    if fragments <= MAX_APPENDED_FRAGMENTS:
+                        continue
                 table.optimize(cleanup_older_than=datetime.timedelta(seconds=older_than_seconds))
+                self._append_only.discard(name)
             self.ensure_text_index()
 
     def ensure_text_index(self) -> None:
@@ -524,45 +516,80 @@ def _stored(row: dict[str, Any], score: float = 0.0) -> StoredChunk:
     )
 
 
-def _symbol_rows(symbols: FileSymbols) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for d in symbols.definitions:
-        rows.append(
-            {
-                "name": d.name,
-                "role": "definition",
-                "kind": d.kind,
-                "module": "",
-                "path": d.path,
-                "line": d.start_line,
-                "end_line": d.end_line,
-            }
-        )
-    for i in symbols.imports:
-        rows.append(
-            {
-                "name": i.name,
-                "role": "import",
-                "kind": "import",
-                "module": i.module,
-                "path": i.path,
-                "line": i.line,
-                "end_line": i.line,
-            }
-        )
-    for r in symbols.references:
-        rows.append(
-            {
-                "name": r.name,
-                "role": "reference",
-                "kind": "",
-                "module": "",
-                "path": r.path,
-                "line": r.line,
-                "end_line": r.line,
-            }
-        )
-    return rows
+def _columns(
+    files: Sequence[IndexedFile], kept: dict[str, list[float]], schemas: dict[str, pa.Schema]
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The chunks, symbols and files rows of these files, built column by column.
+
+    Columns rather than one dict per row: a file has hundreds of symbol rows, and building
+    the dicts cost more than writing them.
+    """
+    chunks = [c for f in files if f.symbols is not None for c in f.symbols.chunks]
+    vector_type = schemas["chunks"].field("vector").type
+    chunk_columns: dict[str, Any] = {
+        "id": [chunk_id(c) for c in chunks],
+        "path": [c.path for c in chunks],
+        "language": [c.language for c in chunks],
+        "symbol": [c.symbol for c in chunks],
+        "kind": [c.kind for c in chunks],
+        "start_line": [c.start_line for c in chunks],
+        "end_line": [c.end_line for c in chunks],
+        "text": [c.text for c in chunks],
+        "content_hash": [c.content_hash for c in chunks],
+        "vector": pa.array([kept.get(c.content_hash) for c in chunks], vector_type)
+        if kept
+        else pa.nulls(len(chunks), vector_type),
+    }
+    symbols: dict[str, list[Any]] = {
+        "name": [],
+        "role": [],
+        "kind": [],
+        "module": [],
+        "path": [],
+        "line": [],
+        "end_line": [],
+    }
+    for file in files:
+        if file.symbols is not None:
+            _add_symbols(symbols, file.symbols)
+    file_rows = {
+        "path": [f.rel_path for f in files],
+        "content_hash": [f.content_hash for f in files],
+        "mtime_ns": [f.mtime_ns for f in files],
+        "size": [f.size for f in files],
+        "chunks": [len(f.symbols.chunks) if f.symbols is not None else 0 for f in files],
+    }
+    return (
+        pa.Table.from_pydict(chunk_columns, schema=schemas["chunks"]),
+        pa.Table.from_pydict(symbols, schema=schemas["symbols"]),
+        pa.Table.from_pydict(file_rows, schema=schemas["files"]),
+    )
+
+
+def _add_symbols(columns: dict[str, list[Any]], symbols: FileSymbols) -> None:
+    """Append one file's definitions, imports and references to the symbols columns."""
+    definitions, imports, references = symbols.definitions, symbols.imports, symbols.references
+    columns["name"] += [d.name for d in definitions]
+    columns["name"] += [i.name for i in imports]
+    columns["name"] += [r.name for r in references]
+    columns["role"] += ["definition"] * len(definitions)
+    columns["role"] += ["import"] * len(imports)
+    columns["role"] += ["reference"] * len(references)
+    columns["kind"] += [d.kind for d in definitions]
+    columns["kind"] += ["import"] * len(imports)
+    columns["kind"] += [""] * len(references)
+    columns["module"] += [""] * len(definitions)
+    columns["module"] += [i.module for i in imports]
+    columns["module"] += [""] * len(references)
+    columns["path"] += [d.path for d in definitions]
+    columns["path"] += [i.path for i in imports]
+    columns["path"] += [r.path for r in references]
+    columns["line"] += [d.start_line for d in definitions]
+    columns["line"] += [i.line for i in imports]
+    columns["line"] += [r.line for r in references]
+    columns["end_line"] += [d.end_line for d in definitions]
+    columns["end_line"] += [i.line for i in imports]
+    columns["end_line"] += [r.line for r in references]
 
 
 def _words(query: str) -> list[str]:

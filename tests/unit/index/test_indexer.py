@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from assist_server.config import parse_settings
+from assist_server.index import indexer
 from assist_server.index.indexer import WorkspaceIndex, fuse
 from assist_server.index.store import StoredChunk
 
@@ -100,3 +102,47 @@ def test_reciprocal_rank_fusion_prefers_agreement() -> None:
     fused = fuse([[c("a"), c("b"), c("c")], [c("c"), c("b"), c("d")]], limit=4)
     # c: 1/61 + 1/63, b: 2/62, a: 1/61, d: 1/63 (k = 60)
     assert [x.id for x in fused] == ["c", "b", "a", "d"]
+
+
+def _rows(index: WorkspaceIndex) -> dict[str, list[str]]:
+    return {
+        name: sorted(repr(sorted(row.items())) for row in table.to_arrow().to_pylist())
+        for name, table in index.store._tables.items()
+    }
+
+
+def test_batches_written_while_chunking_store_the_same_rows(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = WorkspaceIndex(root, lexical_settings(), store_path=tmp_path / "whole")
+    whole.index_all()
+    monkeypatch.setattr(indexer, "WRITE_BATCH_FILES", 2)  # several writes, one in flight
+    batched = WorkspaceIndex(root, lexical_settings(), store_path=tmp_path / "batched")
+    summary = batched.index_all()
+    assert summary.changed >= 4
+    assert _rows(batched) == _rows(whole)
+    assert batched.status() == whole.status()
+    # A second pass over a changed file deletes its old rows before adding the new ones.
+    items = root / "inventory" / "items.py"
+    items.write_text(items.read_text() + "\n\ndef restock_all():\n    pass\n")
+    assert batched.index_all().changed == 1
+    whole.index_all()
+    assert _rows(batched) == _rows(whole)
+
+
+def test_index_all_unfreezes_the_heap_even_when_it_fails(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = make(root, tmp_path)
+    before = gc.get_freeze_count()
+    index.index_all()
+    assert gc.get_freeze_count() == before
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(index.store, "replace_files", broken)
+    (root / "new.py").write_text("def added():\n    pass\n")
+    with pytest.raises(RuntimeError, match="disk full"):
+        index.index_all()
+    assert gc.get_freeze_count() == before

@@ -136,3 +136,62 @@ def test_pending_embeddings_take_neighbours_of_open_files_next(store: ChunkStore
     )
     order = [text for _, text in store.pending_embeddings(3, prefer=["b/open.py"])]
     assert order[:2] == ["def opened():\n    pass", "def near():\n    pass"]
+
+
+def _rows(store: ChunkStore) -> dict[str, list[dict[str, object]]]:
+    """Every row of every table, in a stable order."""
+    out = {}
+    for name, table in store._tables.items():
+        rows = table.to_arrow().to_pylist()
+        out[name] = sorted(rows, key=lambda row: sorted((k, repr(v)) for k, v in row.items()))
+    return out
+
+
+def test_first_index_without_deletes_stores_the_same_rows(tmp_path: Path) -> None:
+    files = [
+        indexed("a.py", "def parse_settings(raw):\n    return raw", "x = 1"),
+        indexed("b.py", "class ChunkStore:\n    pass"),
+    ]
+    checked = ChunkStore(tmp_path / "checked", IDENTITY)
+    checked.replace_files(files)  # every path looked up and deleted first
+    fresh = ChunkStore(tmp_path / "fresh", IDENTITY)
+    fresh.replace_files(files, stored=set())  # the caller knows none is stored
+    assert _rows(fresh) == _rows(checked)
+    assert checked.stats().chunks == 3
+
+
+def test_only_stored_paths_are_replaced(store: ChunkStore) -> None:
+    store.replace_files([indexed("a.py", "def f():\n    pass")], stored=set())
+    store.replace_files(
+        [indexed("a.py", "def g():\n    pass"), indexed("b.py", "def h():\n    pass")],
+        stored={"a.py"},
+    )
+    assert sorted(text for _, text in store.pending_embeddings(10)) == [
+        "def g():\n    pass",
+        "def h():\n    pass",
+    ]
+    assert store.stats().files == 2
+
+
+def _fragments(store: ChunkStore, name: str) -> int:
+    return int(store._tables[name].stats()["fragment_stats"]["num_fragments"])
+
+
+def test_compact_leaves_a_fresh_append_only_table_and_rewrites_one_with_deletes(
+    store: ChunkStore,
+) -> None:
+    store.replace_files([indexed("a.py", "def parse_settings(raw):\n    return raw")], stored=set())
+    store.replace_files([indexed("b.py", "def load_config():\n    pass")], stored=set())
+    store.compact()
+    # Nothing to reclaim: the rows stay in their two fragments, and are all searchable.
+    assert _fragments(store, "symbols") == 2
+    assert [hit.path for hit in store.search_text("load_config", 5)] == ["b.py"]
+    assert [hit.path for hit in store.search_text("parse_settings", 5)] == ["a.py"]
+    # Replacing a file deletes rows: the next compaction rewrites what is left.
+    store.replace_files(
+        [indexed("a.py", "def rebuild_cache():\n    pass")], stored={"a.py", "b.py"}
+    )
+    store.compact()
+    assert _fragments(store, "symbols") == 1
+    assert [hit.path for hit in store.search_text("rebuild_cache", 5)] == ["a.py"]
+    assert store.search_text("parse_settings", 5) == []

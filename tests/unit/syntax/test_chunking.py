@@ -658,6 +658,26 @@ def test_references_are_bounded() -> None:
     assert symbols.references[0].line == 1
 
 
+def test_reference_predicates_still_apply() -> None:
+    # Reference patterns run as a query of their own; their predicates come with them.
+    symbols = chunk_file("run.sh", 'echo "$1" "$BUILD_DIR"\nrsync -a "$2" out\n', "shellscript")
+    assert {(r.name, r.line) for r in symbols.references} == {
+        ("echo", 1),
+        ("BUILD_DIR", 1),
+        ("rsync", 2),
+    }
+
+
+def test_references_of_a_long_expression_are_all_found() -> None:
+    # Deep, but under MAX_QUERY_DEPTH: the references come from captures() of one-node
+    # patterns, which stays linear where multi-node patterns would not.
+    terms = 20_000
+    text = "total = " + " + ".join(f"v{i}" for i in range(terms)) + "\n"
+    symbols = chunk_file("sum.py", text, "python")
+    assert len(symbols.references) == MAX_REFERENCES
+    assert ("v0", 1) in {(r.name, r.line) for r in symbols.references}
+
+
 def test_nesting_too_deep_for_queries_gives_windows() -> None:
     terms = MAX_QUERY_DEPTH + 5000
     text = "var total = " + " + ".join(f"f{i}()" for i in range(terms)) + ";\n"
@@ -691,7 +711,8 @@ def test_new_languages_are_known(editor_id: str, path: str | None, expected: str
 def test_every_language_has_a_grammar_and_a_compiling_query(language: str) -> None:
     assert grammar(language) is not None
     assert LANGUAGES[language].queries
-    assert _query(language) is not None
+    queries = _query(language)
+    assert queries is not None and queries.references is not None
 
 
 def test_every_extension_names_a_known_language() -> None:
