@@ -15,15 +15,16 @@ prompts share their head and the model server reuses its cached prefix.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assist_server.context.budget import estimate_tokens
 from assist_server.types import Snippet
@@ -42,12 +43,18 @@ RRF_K = 10  # small: the first few hits of a tier matter, the tail hardly
 QUERY_LINES = 20  # complete lines before the cursor that make the query
 NAME_LINES = 4  # lines before the cursor whose names count as "at the cursor"
 MAX_NAMES = 6  # names at the cursor looked up in the symbol table
-USAGES_PER_NAME = 40  # reference rows fetched per lookup (then scored, best few kept)
+REFERENCE_ROWS = 100  # reference rows fetched per name at the cursor
+USAGE_FILES_PER_NAME = 8  # files whose use of a name is read and scored
 SNIPPET_LINES = 12  # most lines of one snippet
 USAGE_RADIUS = 3  # lines around a use of a name
 MIN_SHARED = 2  # informative identifiers a lexical/vector/recent snippet shares with the query
 MAX_SNIPPETS = 6
 CACHE_SIZE = 64
+CACHE_SECONDS = 30.0  # an answer is reused this long; edits elsewhere show up after that
+
+# Tiers run side by side (LanceDB and numpy release the GIL while they work); one pool serves
+# every retriever of the process.
+_POOL = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="assist-context")
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -232,8 +239,9 @@ class ContextRetriever:
         self.index_for = index_for
         self.recent = recent or RecentEdits()
         self.files = files or FileLines()
-        self._cache: OrderedDict[tuple[object, ...], Retrieval] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], tuple[float, Retrieval]] = OrderedDict()
         self._lock = threading.Lock()
+        self._pool = _POOL
 
     @classmethod
     def over(cls, index: WorkspaceIndex, recent: RecentEdits | None = None) -> ContextRetriever:
@@ -265,17 +273,17 @@ class ContextRetriever:
             query.text,
             query.window,
             budget_tokens,
-            index.generation,
             tuple(self.recent.recent()[:4]),
         )
+        now = time.monotonic()
         with self._lock:
-            if key in self._cache:
+            if key in self._cache and now - self._cache[key][0] < CACHE_SECONDS:
                 self._cache.move_to_end(key)
-                hit = self._cache[key]
+                hit = self._cache[key][1]
                 return Retrieval(hit.snippets, hit.tokens, {}, hit.considered, cached=True)
         found = self._retrieve(index, query, budget_tokens)
         with self._lock:
-            self._cache[key] = found
+            self._cache[key] = (now, found)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return found
@@ -283,23 +291,28 @@ class ContextRetriever:
     # --- the tiers ----------------------------------------------------------------------
 
     def _retrieve(self, index: WorkspaceIndex, query: CursorQuery, budget: int) -> Retrieval:
+        """Ask every tier at once (a miss costs the slowest, not the sum), then fuse and choose."""
         result = Retrieval()
-        tiers: dict[str, list[Candidate]] = {}
-
-        def timed(name: str, find: Callable[[], list[Candidate]]) -> None:
-            started = time.perf_counter()
-            try:
-                tiers[name] = find()
-            except Exception:  # one failing tier (a damaged table, say) must not sink the rest
-                log.exception("context tier %s failed", name)
-                tiers[name] = []
-            result.tier_ms[name] = (time.perf_counter() - started) * 1000
-
-        timed("symbols", lambda: self._symbol_tiers(index, query, tiers))
-        timed(LEXICAL, lambda: self._lexical(index, query))
-        timed(VECTOR, lambda: self._vector(index, query))
-        timed(RECENT, lambda: self._recent(index, query))
-        tiers.pop("symbols", None)
+        names = list(query.names)
+        asked: dict[str, concurrent.futures.Future[Any]] = {
+            "definitions": self._pool.submit(
+                self._timed, index.store.symbols, names, "definition", MAX_NAMES * 8
+            ),
+            "references": self._pool.submit(
+                self._timed, index.store.symbols, names, "reference", len(names) * REFERENCE_ROWS
+            ),
+            LEXICAL: self._pool.submit(self._timed, self._lexical, index, query),
+            VECTOR: self._pool.submit(self._timed, self._vector, index, query),
+        }
+        answers: dict[str, Any] = {}
+        for name, future in asked.items():
+            answers[name], result.tier_ms[name] = future.result()
+        started = time.perf_counter()
+        tiers: dict[str, list[Candidate]] = {LEXICAL: answers[LEXICAL], VECTOR: answers[VECTOR]}
+        local = self._definitions(answers["definitions"], query, tiers)
+        tiers[USAGE] = self._usages(index, answers["references"], query, local)
+        tiers[RECENT] = self._recent(index, query)
+        result.tier_ms["usage"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         fused = fuse_candidates(tiers)
         result.considered = len(fused)
@@ -310,43 +323,66 @@ class ContextRetriever:
         result.tier_ms["fuse"] = (time.perf_counter() - started) * 1000
         return result
 
-    def _symbol_tiers(
-        self, index: WorkspaceIndex, query: CursorQuery, tiers: dict[str, list[Candidate]]
-    ) -> list[Candidate]:
-        """Definitions and usages of the names at the cursor (fills both tiers)."""
-        names = list(query.names)
-        definitions = index.store.symbols(names, "definition", limit=MAX_NAMES * 8)
-        local = {row["name"] for row in definitions if row["path"] == query.path}
+    @staticmethod
+    def _timed(find: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+        """What `find` answers (empty if it fails) and how long it took, in ms."""
+        started = time.perf_counter()
+        try:
+            found = find(*args)
+        except Exception:  # one failing tier (a damaged table, say) must not sink the rest
+            log.exception("context lookup %s failed", getattr(find, "__name__", find))
+            found = []
+        return found, (time.perf_counter() - started) * 1000
+
+    def _definitions(
+        self, rows: list[dict[str, Any]], query: CursorQuery, tiers: dict[str, list[Candidate]]
+    ) -> set[str]:
+        """Fill the definition tier; answer the names defined in the current file."""
+        local = {row["name"] for row in rows if row["path"] == query.path}
+        rank = {name: i for i, name in enumerate(query.names)}
         defs: list[Candidate] = []
-        rank = {name: i for i, name in enumerate(names)}
-        for row in sorted(definitions, key=lambda r: (rank.get(r["name"], 99), r["path"])):
+        for row in sorted(rows, key=lambda r: (rank.get(r["name"], 99), r["path"], r["line"])):
             if row["name"] in local:
                 continue  # defined in this file: the model sees it or it is not cross-file
             start = int(row["line"])
             end = min(int(row["end_line"]), start + SNIPPET_LINES - 1)
             defs.append(Candidate(row["path"], start, end, DEFINITION))
         tiers[DEFINITION] = defs
+        return local
 
-        wanted = [n for n in names if n not in local]
-        rows = index.store.symbols(wanted, "reference", limit=len(wanted) * USAGES_PER_NAME)
+    def _usages(
+        self,
+        index: WorkspaceIndex,
+        rows: list[dict[str, Any]],
+        query: CursorQuery,
+        local: set[str],
+    ) -> list[Candidate]:
+        """Uses of the names at the cursor in other files, the most similar to the cursor first.
+
+        Only the first few files per name are read and scored, which bounds the cost for names
+        used all over a large workspace.
+        """
+        wanted = [n for n in query.names if n not in local]
         per_name: dict[str, list[Candidate]] = {name: [] for name in wanted}
+        files: dict[str, set[str]] = {name: set() for name in wanted}
         for row in rows:
-            if row["path"] == query.path or row["name"] not in per_name:
+            name, path = row["name"], row["path"]
+            if name not in per_name or path == query.path:
                 continue
+            if path in files[name] or len(files[name]) >= USAGE_FILES_PER_NAME:
+                continue
+            files[name].add(path)
             line = int(row["line"])
-            candidate = Candidate(
-                row["path"], max(1, line - USAGE_RADIUS), line + USAGE_RADIUS, USAGE
-            )
+            candidate = Candidate(path, max(1, line - USAGE_RADIUS), line + USAGE_RADIUS, USAGE)
             candidate.score = self._overlap(index, candidate, query.words)
-            per_name[row["name"]].append(candidate)
+            per_name[name].append(candidate)
         usages: list[Candidate] = []
         for rank_of_name, scored in enumerate(per_name.values()):
             scored.sort(key=lambda c: (-c.score, c.path, c.start_line))
             # the nearest name is the API in use: show how several files call it
-            usages.extend(_one_per_file(scored)[: 3 if rank_of_name == 0 else 1])
+            usages.extend(scored[: 3 if rank_of_name == 0 else 1])
         usages.sort(key=lambda c: -c.score)
-        tiers[USAGE] = usages
-        return []
+        return usages
 
     def _lexical(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:
         if not query.words:
@@ -428,21 +464,12 @@ def _scored(snippet: Snippet, score: float) -> Snippet:
     )
 
 
-def _one_per_file(candidates: Iterable[Candidate]) -> list[Candidate]:
-    seen: set[str] = set()
-    out: list[Candidate] = []
-    for candidate in candidates:
-        if candidate.path not in seen:
-            seen.add(candidate.path)
-            out.append(candidate)
-    return out
-
-
 def fuse_candidates(tiers: dict[str, list[Candidate]]) -> list[Candidate]:
-    """Weighted reciprocal rank fusion; the same lines from two tiers add up (first tier kept)."""
+    """Weighted reciprocal rank fusion; the same lines from two tiers add up."""
     scores: dict[tuple[str, int, int], float] = {}
     first: dict[tuple[str, int, int], Candidate] = {}
-    for tier, candidates in tiers.items():
+    # Heaviest tier first, so that lines two tiers found are labelled with the stronger reason.
+    for tier, candidates in sorted(tiers.items(), key=lambda t: -TIER_WEIGHTS.get(t[0], 0.5)):
         weight = TIER_WEIGHTS.get(tier, 0.5)
         for rank, candidate in enumerate(candidates):
             key = (candidate.path, candidate.start_line, candidate.end_line)

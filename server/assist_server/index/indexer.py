@@ -134,7 +134,6 @@ class WorkspaceIndex:
         self._counts = self.store.counts()
         self._writes = 0
         self._vectors_dirty = True
-        self.generation = 0  # grows with every change, so answers cached for an older one expire
 
     # --- identity and embedder ----------------------------------------------------------
 
@@ -381,7 +380,6 @@ class WorkspaceIndex:
 
     def _recount(self) -> None:
         self._counts = self.store.counts()
-        self.generation += 1
 
 
 def _with_score(chunk: StoredChunk, score: float) -> StoredChunk:

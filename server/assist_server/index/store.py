@@ -424,32 +424,33 @@ class ChunkStore:
         terms = " ".join(word for word in _words(query))
         if not terms:
             return []
-        with self._lock:
+        if not self._fts_ready:
             self.ensure_text_index()
             if not self._fts_ready:
                 return []
-            rows = (
-                self._tables["chunks"]
-                .search(terms, query_type="fts")
-                .select(list(_CHUNK_COLUMNS) + ["_score"])
-                .limit(limit)
-                .to_list()
-            )
+        # Reads take no lock: LanceDB reads a consistent version while a write or a compaction
+        # runs on the index worker, and completions must not wait for those.
+        rows = (
+            self._tables["chunks"]
+            .search(terms, query_type="fts")
+            .select(list(_CHUNK_COLUMNS) + ["_score"])
+            .limit(limit)
+            .to_list()
+        )
         return [_stored(row, float(row.get("_score", 0.0))) for row in rows]
 
     def chunks_by_id(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Chunks by row id, in the order asked."""
         if not ids:
             return []
-        with self._lock:
-            rows = (
-                self._tables["chunks"]
-                .search()
-                .where(_in("id", ids))
-                .select(list(_CHUNK_COLUMNS))
-                .limit(None)
-                .to_list()
-            )
+        rows = (  # no lock, as in search_text
+            self._tables["chunks"]
+            .search()
+            .where(_in("id", ids))
+            .select(list(_CHUNK_COLUMNS))
+            .limit(None)
+            .to_list()
+        )
         by_id = {row["id"]: _stored(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -474,14 +475,13 @@ class ChunkStore:
         """Symbol rows (definitions, imports or references) for these names."""
         if not names:
             return []
-        with self._lock:
-            rows: list[dict[str, Any]] = (
-                self._tables["symbols"]
-                .search()
-                .where(f"role = {_quote(role)} AND {_in('name', names)}")
-                .limit(limit)
-                .to_list()
-            )
+        rows: list[dict[str, Any]] = (  # no lock, as in search_text
+            self._tables["symbols"]
+            .search()
+            .where(f"role = {_quote(role)} AND {_in('name', names)}")
+            .limit(limit)
+            .to_list()
+        )
         return rows
 
     def counts(self) -> dict[str, int]:

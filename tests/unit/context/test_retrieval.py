@@ -152,7 +152,7 @@ def test_fusion_adds_ranks_and_prefers_usages() -> None:
     usage = Candidate("a.py", 1, 5, USAGE)
     lexical_same = Candidate("a.py", 1, 5, LEXICAL)
     lexical_other = Candidate("b.py", 1, 5, LEXICAL)
-    fused = fuse_candidates({USAGE: [usage], LEXICAL: [lexical_other, lexical_same]})
+    fused = fuse_candidates({LEXICAL: [lexical_other, lexical_same], USAGE: [usage]})
     assert [(c.path, c.source) for c in fused] == [("a.py", USAGE), ("b.py", LEXICAL)]
 
 
