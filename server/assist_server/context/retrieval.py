@@ -47,6 +47,7 @@ REFERENCE_ROWS = 100  # reference rows fetched per name at the cursor
 USAGE_FILES_PER_NAME = 8  # files whose use of a name is read and scored
 SNIPPET_LINES = 12  # most lines of one snippet
 USAGE_RADIUS = 3  # lines around a use of a name
+LEXICAL_TERMS = 16  # words of the full-text query
 MIN_SHARED = 2  # informative identifiers a lexical/vector/recent snippet shares with the query
 MAX_SNIPPETS = 6
 CACHE_SIZE = 64
@@ -387,7 +388,10 @@ class ContextRetriever:
     def _lexical(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:
         if not query.words:
             return []
-        hits = index.store.search_text(" ".join(sorted(query.words)), 10)
+        # The names nearest the cursor first, then the longest words (rarer, so worth more):
+        # BM25 over dozens of terms costs several times as much and finds no better code.
+        terms = list(dict.fromkeys([*query.names, *sorted(query.words, key=lambda w: -len(w))]))
+        hits = index.store.search_text(" ".join(terms[:LEXICAL_TERMS]), 10)
         return [Candidate(h.path, h.start_line, h.end_line, LEXICAL, h.score) for h in hits]
 
     def _vector(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:

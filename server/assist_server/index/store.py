@@ -21,7 +21,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS, BTree
+from lancedb.index import FTS, Bitmap, BTree
 
 from assist_server.types import Chunk, FileSymbols
 
@@ -404,7 +404,7 @@ class ChunkStore:
         self.ensure_symbol_index()
 
     def ensure_symbol_index(self) -> None:
-        """A BTREE index on symbol names, once there are symbols.
+        """A BTREE index on symbol names and a bitmap index on roles, once there are symbols.
 
         Completions look names up on every new line: a scan of millions of reference rows would
         not fit in their time budget.
@@ -413,8 +413,11 @@ class ChunkStore:
             symbols = self._tables["symbols"]
             if self._symbols_indexed or not symbols.count_rows():
                 return
-            if not any(i.columns == ["name"] for i in symbols.list_indices()):
+            present = [i.columns for i in symbols.list_indices()]
+            if ["name"] not in present:
                 symbols.create_index("name", config=BTree(), replace=True)
+            if ["role"] not in present:  # without it "role = x AND name IN (...)" scans: 4x slower
+                symbols.create_index("role", config=Bitmap(), replace=True)
             self._symbols_indexed = True
 
     # --- reading ------------------------------------------------------------------------
