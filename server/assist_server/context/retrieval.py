@@ -84,6 +84,7 @@ class CursorQuery:
 
     path: str  # relative to the workspace root, forward slashes
     names: tuple[str, ...]  # nearest first
+    word: str  # the word at the cursor (first of `names` when it can be a name)
     words: frozenset[str]  # informative identifiers of the query lines
     text: str  # the query lines, for lexical and vector search
     cursor_line: int  # 1-based
@@ -112,6 +113,7 @@ def cursor_query(
     return CursorQuery(
         path=rel_path,
         names=tuple(names[:MAX_NAMES]),
+        word=word,
         words=frozenset(identifiers(query_text)),
         text=query_text,
         cursor_line=len(lines),
@@ -390,7 +392,9 @@ class ContextRetriever:
             return []
         # The names nearest the cursor first, then the longest words (rarer, so worth more):
         # BM25 over dozens of terms costs several times as much and finds no better code.
-        terms = list(dict.fromkeys([*query.names, *sorted(query.words, key=lambda w: -len(w))]))
+        # Not the word at the cursor: while it is being typed it would change the hits.
+        nearest = [n for n in query.names if n != query.word]
+        terms = list(dict.fromkeys([*nearest, *sorted(query.words, key=lambda w: (-len(w), w))]))
         hits = index.store.search_text(" ".join(terms[:LEXICAL_TERMS]), 10)
         return [Candidate(h.path, h.start_line, h.end_line, LEXICAL, h.score) for h in hits]
 
