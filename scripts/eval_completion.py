@@ -301,11 +301,14 @@ def completion_settings(url: str) -> tuple[CompletionSettings, Any]:
 
 
 async def evaluate(
-    cases: Sequence[Case], indexes: dict[Path, WorkspaceIndex], url: str
+    cases: Sequence[Case],
+    indexes: dict[Path, WorkspaceIndex],
+    url: str,
+    configs: Sequence[str] = CONFIGS,
 ) -> tuple[dict[str, Tally], list[dict[str, Any]]]:
     completion, backend_settings = completion_settings(url)
     backend = create_backend(backend_settings)
-    tallies = {name: Tally() for name in CONFIGS}
+    tallies = {name: Tally() for name in configs}
     details: list[dict[str, Any]] = []
     naive = {root: NaiveWindows(index) for root, index in indexes.items()}
     try:
@@ -329,7 +332,8 @@ async def evaluate(
                     ),
                 }
                 row: dict[str, Any] = {"case": case.label, "expected": case.expected}
-                for name, engine in engines.items():
+                for name in configs:
+                    engine = engines[name]
                     prepared = engine.prepare_sync(request, engine.template())
                     result = await engine.complete(request)
                     tally = tallies[name]
@@ -373,6 +377,8 @@ def table(tallies: dict[str, Tally], cases: int, meta: dict[str, Any]) -> str:
             f"{tally.mean('first_identifier'):.3f} | {snippets:.1f} | "
             f"{p50(tally.prompt_tokens):.0f} | {p50(tally.first_token_ms):.0f} |"
         )
+    if set(tallies) != set(CONFIGS):
+        return "\n".join(lines)
     alone, naive, full = (tallies[name] for name in CONFIGS)
     beats = all(
         full.mean(k) > max(naive.mean(k), alone.mean(k)) for k in ("exact", "edit_similarity")
@@ -397,8 +403,17 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-embed", action="store_true", help="no vector tier (faster)")
     parser.add_argument("--json", type=Path, help="also write the scores and answers here")
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help="comma-separated subset of: " + ", ".join(CONFIGS) + " (default: all)",
+    )
     args = parser.parse_args()
 
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = set(configs) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown --configs {', '.join(sorted(unknown))}; choose from {CONFIGS}")
     started = time.perf_counter()
     sdists = fetch_sdists(fetch_model.cache_dir() / "bench-corpus", PACKAGES)
     work = Path(tempfile.mkdtemp(prefix="assist-eval-"))
@@ -421,7 +436,7 @@ def main() -> int:
                 index.embed_pending()
             indexes[root] = index
         with LlamaServer(work / "llama.log") as llama:
-            tallies, details = asyncio.run(evaluate(cases, indexes, llama.url))
+            tallies, details = asyncio.run(evaluate(cases, indexes, llama.url, configs))
         meta = {
             "packages": [p.name for p in workspaces],
             "vectors": "off" if args.no_embed else "all-MiniLM-L6-v2",
