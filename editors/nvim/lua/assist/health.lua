@@ -5,8 +5,7 @@ local M = {}
 
 local function check_neovim(assist)
   vim.health.start('assist: Neovim')
-  local v = vim.version()
-  local version = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
+  local version = tostring(vim.version())
   if vim.fn.has('nvim-0.11') == 1 then
     vim.health.ok('Neovim ' .. version)
   else
