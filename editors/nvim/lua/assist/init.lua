@@ -236,6 +236,36 @@ local function map_inline_keys(bufnr)
   end)
 end
 
+--- Neovim inserts only the first word of a plain-text completion item (up to a space or line
+--- break) and applies the rest of an edit only for snippets: once one of our items is accepted,
+--- the whole suggestion replaces that word.
+local function complete_whole_suggestion(client, bufnr)
+  vim.api.nvim_create_autocmd('CompleteDone', {
+    group = vim.api.nvim_create_augroup('assist.complete.' .. bufnr, { clear = true }),
+    buffer = bufnr,
+    callback = function()
+      local lsp = vim.tbl_get(vim.v.completed_item, 'user_data', 'nvim', 'lsp') or {}
+      local item = lsp.completion_item
+      local edit = item and item.textEdit
+      local reason = vim.v.event.reason
+      if lsp.client_id ~= client.id or not edit or (reason and reason ~= 'accept') then
+        return
+      end
+      local row, col = unpack(vim.api.nvim_win_get_cursor(0))
+      local line = vim.api.nvim_buf_get_lines(bufnr, row - 1, row, true)[1]
+      local start = edit.range.start
+      if start.line ~= row - 1 then
+        return
+      end
+      local start_col = vim.str_byteindex(line, client.offset_encoding, start.character, false)
+      local lines = vim.split(edit.newText, '\n', { plain = true })
+      vim.api.nvim_buf_set_text(bufnr, row - 1, start_col, row - 1, col, lines)
+      local last = #lines == 1 and start_col + #lines[1] or #lines[#lines]
+      vim.api.nvim_win_set_cursor(0, { row + #lines - 1, last })
+    end,
+  })
+end
+
 local function on_attach(args)
   local client = vim.lsp.get_client_by_id(args.data.client_id)
   if not client or client.name ~= NAME then
@@ -248,6 +278,12 @@ local function on_attach(args)
   elseif vim.lsp.completion and client:supports_method('textDocument/completion') then
     -- Neovim 0.11: the suggestion is one completion item (<C-x><C-o>, or the completion menu).
     vim.lsp.completion.enable(true, client.id, args.buf, { autotrigger = false })
+    complete_whole_suggestion(client, args.buf)
+    -- One suggestion is one item: without "menuone" Vim shows no menu for it, and <C-y> has
+    -- nothing to accept.
+    vim.api.nvim_buf_call(args.buf, function()
+      vim.opt_local.completeopt:append('menuone')
+    end)
   end
 end
 
@@ -407,12 +443,14 @@ function M.setup(opts)
     notify('needs Neovim 0.11 or newer (vim.lsp.config)', vim.log.levels.ERROR)
     return
   end
-  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
-  if opts and opts.settings then
-    M.config.settings = vim.deepcopy(opts.settings) -- settings replace, never merge with {}
-  end
-  if opts and opts.filetypes then
-    M.config.filetypes = opts.filetypes -- a list is taken whole
+  opts = opts or {}
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
+  -- Lists would be merged index by index ({ 'my-server' } + the default { 'assist-server',
+  -- '--stdio' } gives { 'my-server', '--stdio' }): these options are taken whole.
+  for _, key in ipairs({ 'cmd', 'filetypes', 'root_markers', 'settings' }) do
+    if opts[key] ~= nil then
+      M.config[key] = vim.deepcopy(opts[key])
+    end
   end
 
   vim.api.nvim_create_user_command('AssistStatus', cmd_status, { desc = 'assist: index status' })
