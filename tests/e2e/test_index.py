@@ -123,3 +123,25 @@ async def test_new_excludes_reindex_without_the_excluded_files(
         await asyncio.sleep(0.2)
     else:
         raise AssertionError(f"excluding *.js did not drop util.js: {before} -> {after}")
+
+
+async def test_reindex_command_picks_up_files_changed_behind_the_editor(
+    client: LanguageClient, workspace: Path, tmp_path: Path
+) -> None:
+    settings = index_settings(tmp_path)
+    settings["index"]["embeddingProvider"] = "none"  # the command is under test, not embeddings
+    init = await initialize(client, workspace, settings)
+    assert init.capabilities.execute_command_provider is not None
+    assert "assist.reindex" in init.capabilities.execute_command_provider.commands
+    before = await wait_ready(client)
+    assert before["state"] == "ready", before
+
+    # A file the editor was never told about (no didSave, no watched-file event).
+    (workspace / "inventory" / "orders.py").write_text("def place_order(item):\n    return item\n")
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="assist.reindex", arguments=[])
+    )
+    state = answer["state"] if isinstance(answer, dict) else answer.state
+    assert state == "indexing"
+    after = await wait_ready(client)
+    assert after["state"] == "ready" and after["files"] == before["files"] + 1, (before, after)

@@ -110,6 +110,10 @@ def test_garbage_on_the_wire_leaves_the_server_answering(tmp_path: Any) -> None:
             }
         )
         assert lsp.response_to(4)["result"] == {"items": []}
+
+        # No params at all: what Neovim sends for `client:request("assist/status", nil)`.
+        lsp.send({"id": 5, "method": "assist/status"})
+        assert lsp.response_to(5)["result"]["state"] == "disabled"
         assert lsp.close() == 0
     finally:
         if lsp.proc.poll() is None:

@@ -62,8 +62,12 @@ class AssistProtocol(LanguageServerProtocol):
         """Answer a request whose params do not fit its method, instead of dropping it.
 
         pygls raises while decoding such a request, so the client would wait forever for its
-        answer; we send the Invalid Params error for that id and skip the message.
+        answer; we send the Invalid Params error for that id and skip the message. A request
+        may leave out `params` (JSON-RPC allows it; `assist/status` takes none), but pygls's
+        message type for methods it has no LSP type for requires the field: it is filled in.
         """
+        if "id" in data and "method" in data and "params" not in data:
+            data = {**data, "params": None}
         try:
             return super().structure_message(data)
         except (JsonRpcInvalidParams, JsonRpcInternalError) as exc:

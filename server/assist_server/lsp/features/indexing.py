@@ -1,7 +1,7 @@
 """The workspace index over LSP.
 
-Background indexing with `$/progress`, `assist/status`, and re-indexing on save, on watched-file
-changes and (debounced) on edits.
+Background indexing with `$/progress`, `assist/status`, the `assist.reindex` command, and
+re-indexing on save, on watched-file changes and (debounced) on edits.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from assist_server.lsp.server import AssistServer
 log = logging.getLogger(__name__)
 
 STATUS = "assist/status"
+REINDEX = "assist.reindex"
 CHANGE_DEBOUNCE_S = 1.5
 PROGRESS_EVERY_S = 0.25
 
@@ -73,6 +74,8 @@ class Indexing:
     def restart(self, roots: list[Path], settings: IndexSettings) -> None:
         """Index again (new settings): the pass under way stops at its next batch first."""
         previous = self._pass
+        if settings.enabled and roots:
+            self.state = "indexing"  # from now on, not once the task runs: status tells the truth
 
         async def after_previous() -> None:
             if previous is not None and not previous.done():
@@ -258,6 +261,13 @@ def register(server: AssistServer) -> None:
 
     @server.feature(STATUS)
     def status(params: Any) -> dict[str, Any]:
+        return indexing.status()
+
+    @server.command(REINDEX)
+    async def reindex(*args: Any) -> dict[str, Any]:
+        # Picks up what changed on disk behind the editor's back (a checkout, a generator) for
+        # editors that do not watch files; unchanged files are skipped by the pass.
+        indexing.restart(workspace_roots(server), server.settings.index)
         return indexing.status()
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
