@@ -47,10 +47,13 @@ def free_port() -> int:
 class LlamaServer:
     """`python -m llama_cpp.server` on a free loopback port; its log goes to `log_path`."""
 
-    def __init__(self, log_path: Path, port: int | None = None, n_ctx: int = 4096) -> None:
+    def __init__(
+        self, log_path: Path, port: int | None = None, n_ctx: int = 4096, embedding: bool = False
+    ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
         self.n_ctx = n_ctx
+        self.embedding = embedding  # serve /v1/embeddings (llama.cpp's --embedding)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,7 +77,8 @@ class LlamaServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()),
              "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
-             "--n_ctx", str(self.n_ctx), "--n_threads", threads],
+             "--n_ctx", str(self.n_ctx), "--n_threads", threads,
+             *(["--embedding", "true"] if self.embedding else [])],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         # fmt: on

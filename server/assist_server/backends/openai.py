@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 
 from assist_server.backends.base import BackendCapabilities
 from assist_server.backends.errors import BackendError, MalformedResponse, ModelNotFound
@@ -197,7 +198,7 @@ class OpenAIBackend:
             )
         try:
             data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
-            vectors = [[float(x) for x in item["embedding"]] for item in data]
+            vectors = [_pooled(item["embedding"]) for item in data]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise MalformedResponse(
                 f"{self.url}/embeddings did not answer with OpenAI embeddings: does the server "
@@ -240,3 +241,17 @@ class OpenAIBackend:
                 "right?",
                 url=self.url,
             ) from None
+
+
+def _pooled(embedding: Any) -> list[float]:
+    """One vector: as sent, or the mean of per-token vectors.
+
+    llama.cpp answers with one vector per token when the model has no pooling of its own (a
+    chat or code model served with --embedding); their mean is the usual sentence vector.
+    """
+    if embedding and isinstance(embedding[0], list):
+        tokens = np.asarray(embedding, dtype=np.float64)  # ValueError if ragged
+        if tokens.ndim != 2 or tokens.shape[1] == 0:
+            raise ValueError("per-token vectors of different lengths")
+        return [float(x) for x in tokens.mean(axis=0)]
+    return [float(x) for x in embedding]

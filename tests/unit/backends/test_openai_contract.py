@@ -534,3 +534,43 @@ async def test_embed_sorts_by_index_and_checks_the_count(make_backend: MakeBacke
     assert seen == [{"model": "nomic-embed", "input": ["a", "b"]}]
     with pytest.raises(MalformedResponse, match="2 vectors for 3 texts"):
         await backend.embed("nomic-embed", ["a", "b", "c"])
+
+
+def _embeddings(data: list[dict[str, Any]]) -> Callable[[Exchange], None]:
+    def reply(exchange: Exchange) -> None:
+        exchange.json(200, {"object": "list", "data": data, "model": "m"})
+
+    return reply
+
+
+async def test_embeddings_come_back_in_input_order(
+    server: ContractServer, make_backend: MakeBackend
+) -> None:
+    # OpenAI API reference, "Create embeddings": {data: [{index, embedding, object}]}
+    data = [
+        {"object": "embedding", "index": 1, "embedding": [0.3, 0.4]},
+        {"object": "embedding", "index": 0, "embedding": [0.1, 0.2]},
+    ]
+    server.route("POST", "/v1/embeddings", _embeddings(data))
+    vectors = await make_backend("openai", server.url).embed("m", ["a", "b"])
+    assert vectors == [[0.1, 0.2], [0.3, 0.4]]
+    [body] = server.bodies("/v1/embeddings")
+    assert body == {"model": "m", "input": ["a", "b"]}
+
+
+async def test_per_token_embeddings_are_mean_pooled(
+    server: ContractServer, make_backend: MakeBackend
+) -> None:
+    # llama.cpp serving a model without pooling answers one vector per token
+    data = [{"object": "embedding", "index": 0, "embedding": [[1.0, 2.0], [3.0, 4.0]]}]
+    server.route("POST", "/v1/embeddings", _embeddings(data))
+    assert await make_backend("openai", server.url).embed("m", ["a"]) == [[2.0, 3.0]]
+
+
+async def test_ragged_embeddings_are_malformed(
+    server: ContractServer, make_backend: MakeBackend
+) -> None:
+    data = [{"object": "embedding", "index": 0, "embedding": [[1.0, 2.0], [3.0]]}]
+    server.route("POST", "/v1/embeddings", _embeddings(data))
+    with pytest.raises(MalformedResponse, match="embedding model"):
+        await make_backend("openai", server.url).embed("m", ["a"])
