@@ -143,7 +143,7 @@ class Int8Embedder:
         except ImportError as exc:
             raise EmbeddingRuntimeError(f"{module} is not installed ({exc})") from exc
         source = _source_folder(name)
-        threads = threads or _default_threads()
+        self.threads = threads = threads or _default_threads()
         self.folder = runtimes.converted_model(name, source, runtime, cache_root)
         try:
             self._encoder = runtimes.open_encoder(self.folder, runtime, threads)
@@ -169,10 +169,13 @@ class Int8Embedder:
             return self._encoder.encode(clipped, BATCH)
 
 
-def create_embedder(settings: IndexSettings, backend: BackendSettings) -> Embedder:
+def create_embedder(
+    settings: IndexSettings, backend: BackendSettings, problems: list[str] | None = None
+) -> Embedder:
     """The embedder the settings ask for; a fast runtime that fails falls back to torch.
 
-    Blocks (model loading, maybe a conversion): call it from a worker thread.
+    The fallback's reason is logged once and added to `problems`, for the editor. Blocks (model
+    loading, maybe a conversion): call it from a worker thread.
     """
     if settings.embedding_provider == "backend":
         return BackendEmbedder(backend, settings.embedding_model)
@@ -182,12 +185,13 @@ def create_embedder(settings: IndexSettings, backend: BackendSettings) -> Embedd
         try:
             return Int8Embedder(settings.embedding_model, chosen)
         except EmbeddingRuntimeError as exc:
-            log.warning(
-                "embedding with torch instead of %s int8 (index.embeddingRuntime %r): %s",
-                chosen,
-                runtime,
-                exc,
+            problem = (
+                f"embedding with torch instead of {chosen} int8 "
+                f"(index.embeddingRuntime {runtime!r}): {exc}"
             )
+            log.warning("%s", problem)
+            if problems is not None:
+                problems.append(problem)
     return SentenceTransformerEmbedder(settings.embedding_model)
 
 

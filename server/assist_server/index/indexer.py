@@ -102,6 +102,8 @@ class WorkspaceIndex:
         )
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        # Problems the user should see (a fast embedding runtime that fell back to torch).
+        self.problems: list[str] = []
         self._query_vectors = QueryCache()
         self.rules = CrawlRules(
             exclude=tuple(settings.exclude),
@@ -151,7 +153,9 @@ class WorkspaceIndex:
         """The embedding model, loaded on first use (seconds; a first conversion takes longer)."""
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = create_embedder(self.settings, self.backend_settings)
+                self._embedder = create_embedder(
+                    self.settings, self.backend_settings, self.problems
+                )
                 store: ChunkStore | None = getattr(self, "store", None)
                 if store is not None and store.identity.embedding_model != self._embedder.model_id:
                     # The store was opened for a runtime that has just failed to load (its
