@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """all-MiniLM-L6-v2 on torch, ONNX Runtime and OpenVINO (fp32 and int8) on this CPU.
 
-Run as `.venv/bin/python scripts/bench_embeddings.py`. It installs nothing. Besides the project it
-needs these extras in the venv (none of them touches torch):
-
-    .venv/bin/pip install onnxruntime onnx openvino nncf
+Run as `.venv/bin/python scripts/bench_embeddings.py`. It installs nothing: the project depends
+on openvino, nncf and onnx (its default embedding runtime) and its dev extra adds onnxruntime
+(none of them touches torch):
 
 - `onnxruntime`: runs the ONNX files; `onnxruntime.quantization.quantize_dynamic` makes the int8
   file and `onnxruntime.transformers.optimizer` the graph-optimised one (the tools that
@@ -575,6 +574,16 @@ def version(name: str) -> str:
         return "-"
 
 
+def shown_file(file: str) -> str:
+    """The file relative to its cache folder; the server's folder by its last name part."""
+    if not file:
+        return "(model.safetensors)"
+    path = Path(file)
+    if not path.is_absolute():
+        return file
+    return f"{path.parts[-3].rsplit('-', 1)[-1]}/{path.parts[-2]}/{path.name}"
+
+
 def print_table(results: list[Result], base: Result) -> None:
     header = (
         f"{'variant':<21} {'file':<44} {'runtime':<7} {'load s':>6} {'best c/s':>8} "
@@ -585,7 +594,7 @@ def print_table(results: list[Result], base: Result) -> None:
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.variant.name:<21} {r.variant.file or '(model.safetensors)':<44} {r.runtime:<7} "
+            f"{r.variant.name:<21} {shown_file(r.variant.file):<44} {r.runtime:<7} "
             f"{r.load_s:>6.2f} {r.best_chunks_per_s:>8.1f} {r.median_chunks_per_s:>7.1f} "
             f"{r.best_chunks_per_s / base.best_chunks_per_s:>7.2f} {r.chunks_per_cpu_s:>7.1f} "
             f"{r.query_ms:>8.1f} "

@@ -106,6 +106,10 @@ class EmbeddingRuntimeError(RuntimeError):
     """The runtime is missing, the model does not fit it, or converting or loading failed."""
 
 
+class ConversionFailed(EmbeddingRuntimeError):
+    """The conversion itself raised (not a kill or a timeout): trying again would fail again."""
+
+
 # --- encoding -----------------------------------------------------------------------------------
 
 
@@ -514,7 +518,9 @@ def _convert_in_child(source: Path, target: Path, runtime: Runtime) -> None:
         raise EmbeddingRuntimeError(f"converting to {runtime} failed: {exc}") from exc
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise EmbeddingRuntimeError(
+        # A negative code is a signal (the server shutting down, the OOM killer): worth a retry.
+        failure = ConversionFailed if done.returncode > 0 else EmbeddingRuntimeError
+        raise failure(
             f"converting to {runtime} failed (exit {done.returncode}): "
             + (lines[-1] if lines else "no message")
         )
@@ -524,14 +530,32 @@ def converted_model(name: str, source: Path, runtime: Runtime, root: Path | None
     """The cached int8 conversion of the model at `source`, made now if it is not there yet.
 
     A folder without a complete manifest (interrupted, truncated, edited) is discarded and made
-    again. Blocks for the conversion (30-60 s on 2 cores): call it from a worker thread.
+    again. A conversion that failed is not tried again on every start (a marker file next to the
+    folder says why; deleting it retries). Blocks for the conversion (30-60 s on 2 cores): call
+    it from a worker thread.
     """
     folder = cache_folder(name, source, runtime, root)
     if complete(folder):
         return folder
+    failed = folder.with_name(folder.name + ".failed")
+    if failed.exists():
+        reason = failed.read_text("utf-8", "replace").strip()
+        raise EmbeddingRuntimeError(f"{reason} (earlier; delete {failed} to try again)")
     missing = [p for p in CONVERSION_PACKAGES[runtime] if importlib.util.find_spec(p) is None]
     if missing:
         raise EmbeddingRuntimeError(f"converting to {runtime} needs {', '.join(missing)}")
+    model_layout(source)  # an unsupported model is refused before minutes of work
+    try:
+        return _convert_into(folder, name, source, runtime)
+    except ConversionFailed as exc:
+        failed.write_text(str(exc), encoding="utf-8")
+        raise
+    except OSError as exc:  # the cache folder is not writable, the disk is full
+        raise EmbeddingRuntimeError(f"cannot write the converted model to {folder}: {exc}") from exc
+
+
+def _convert_into(folder: Path, name: str, source: Path, runtime: Runtime) -> Path:
+    """Convert into a temporary folder next to `folder`, then rename it into place."""
     if folder.exists():
         log.warning("converted embedding model at %s is incomplete; converting again", folder)
         discard(folder)

@@ -234,16 +234,29 @@ def test_missing_runtime_falls_back_to_torch(
 def test_failed_conversion_falls_back_to_torch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings_of_embed: pytest.LogCaptureFixture
 ) -> None:
+    tries: list[Path] = []
+
     def fails(source: Path, target: Path, runtime: runtimes.Runtime) -> None:
-        raise EmbeddingRuntimeError("converting to openvino failed (exit 1): nncf exploded")
+        tries.append(target)
+        raise runtimes.ConversionFailed("converting to openvino failed (exit 1): nncf exploded")
 
     monkeypatch.setattr(runtimes, "cache_root", lambda: tmp_path)
     monkeypatch.setattr(runtimes, "_convert_in_child", fails)
     settings = parse_settings({"index": {"embeddingRuntime": "openvino"}})
-    embedder = create_embedder(settings.index, settings.backend)
+    problems: list[str] = []
+    embedder = create_embedder(settings.index, settings.backend, problems)
     assert embedder.model_id == "sentence-transformers:all-MiniLM-L6-v2"
     (record,) = warnings_of_embed.records
     assert "nncf exploded" in record.getMessage()
+    assert problems == [record.getMessage()]
+    # The next start does not spend another minute on a conversion that fails the same way.
+    assert create_embedder(settings.index, settings.backend).model_id == embedder.model_id
+    assert len(tries) == 1
+    assert "delete" in warnings_of_embed.records[-1].getMessage()
+    (marker,) = tmp_path.glob("*.failed")
+    marker.unlink()
+    create_embedder(settings.index, settings.backend)
+    assert len(tries) == 2
 
 
 def test_torch_runtime_never_touches_the_fast_ones(monkeypatch: pytest.MonkeyPatch) -> None:
