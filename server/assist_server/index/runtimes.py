@@ -44,6 +44,12 @@ import platformdirs
 
 log = logging.getLogger(__name__)
 
+# OpenVINO reports each `import openvino` (and NNCF each quantization) to Google Analytics, in a
+# forked process, unless the user opted out in ~/intel; both fall back to no-op stubs when
+# `openvino_telemetry` cannot be imported. A local-first assistant sends nothing anywhere, and a
+# fork beside LanceDB's threads can deadlock the child, so the module is made unimportable.
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+
 Runtime = Literal["openvino", "onnx"]
 RUNTIMES: tuple[Runtime, ...] = ("openvino", "onnx")
 Feeds = dict[str, npt.NDArray[np.int64]]

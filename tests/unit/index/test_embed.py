@@ -6,6 +6,7 @@ import ast
 import json
 import logging
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -281,3 +282,19 @@ def test_unsupported_model_layout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingRuntimeError, match="mean pooling"):
         runtimes.model_layout(tmp_path / "m")
     assert runtimes.model_layout(source) == 256
+
+
+def test_openvino_sends_no_telemetry() -> None:
+    # In a fresh interpreter: pytest itself already silences NNCF's telemetry in this one.
+    code = (
+        "import sys, assist_server.index.runtimes, openvino, nncf\n"
+        "from openvino.tools.ovc import telemetry_utils\n"
+        "from nncf.telemetry import wrapper\n"
+        "assert sys.modules['openvino_telemetry'] is None\n"
+        "print(telemetry_utils.tm.__name__, type(wrapper.telemetry).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    # nncf's stub is a MagicMock; its real sender would be an NNCFTelemetry.
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "MagicMock"]
