@@ -198,7 +198,8 @@ def create_embedder(
 def expected_model_id(settings: IndexSettings, backend: BackendSettings) -> str | None:
     """The model_id `create_embedder` will give, when knowing it needs no model loading.
 
-    None when only loading can tell (a runtime that was never converted may fall back to torch).
+    For an int8 runtime: when it is converted or can be (its packages are there, the model fits,
+    no conversion failed before). None when only loading can tell.
     """
     provider = settings.embedding_provider
     if provider == "none":
@@ -208,13 +209,26 @@ def expected_model_id(settings: IndexSettings, backend: BackendSettings) -> str 
     if settings.embedding_runtime == "torch":
         return f"sentence-transformers:{settings.embedding_model}"
     runtime: Runtime = "onnx" if settings.embedding_runtime == "onnx" else "openvino"
+    name = settings.embedding_model
     try:
-        folder = runtimes.cache_folder(
-            settings.embedding_model, _source_folder(settings.embedding_model), runtime
-        )
+        source = _source_folder(name)
+        runtimes.model_layout(source)
+        ready = runtimes.convertible(name, source, runtime)
     except EmbeddingRuntimeError:
         return None
-    return f"{runtime}-int8:{settings.embedding_model}" if runtimes.complete(folder) else None
+    return f"{runtime}-int8:{name}" if ready else None
+
+
+def expected_dimension(settings: IndexSettings) -> int | None:
+    """The vector size of an int8 runtime's model, read from its config (no loading)."""
+    if settings.embedding_provider != "sentence-transformers":
+        return None
+    if settings.embedding_runtime == "torch":
+        return None  # sentence-transformers models may end in a Dense layer: ask the model
+    try:
+        return runtimes.model_dimension(_source_folder(settings.embedding_model))
+    except EmbeddingRuntimeError:
+        return None
 
 
 class QueryCache:

@@ -21,7 +21,13 @@ import platformdirs
 
 from assist_server.config import BackendSettings, IndexSettings, parse_settings
 from assist_server.index.crawl import CrawledFile, CrawlReport, CrawlRules, crawl, read_text
-from assist_server.index.embed import Embedder, QueryCache, create_embedder, expected_model_id
+from assist_server.index.embed import (
+    Embedder,
+    QueryCache,
+    create_embedder,
+    expected_dimension,
+    expected_model_id,
+)
 from assist_server.index.store import (
     META_FILE,
     ChunkStore,
@@ -146,6 +152,11 @@ class WorkspaceIndex:
             pass
         if not self.embeddings_enabled:
             return StoreIdentity(CHUNKER_VERSION, "none", 1)
+        # A first start of an int8 runtime opens the store without converting the model (a
+        # minute), so that lexical search is ready first; embed_pending converts it.
+        dimension = expected_dimension(self.settings) if self._embedder is None else None
+        if model is not None and dimension is not None:
+            return StoreIdentity(CHUNKER_VERSION, model, dimension)
         embedder = self.embedder()
         return StoreIdentity(CHUNKER_VERSION, embedder.model_id, embedder.dimension)
 
@@ -157,10 +168,13 @@ class WorkspaceIndex:
                     self.settings, self.backend_settings, self.problems
                 )
                 store: ChunkStore | None = getattr(self, "store", None)
-                if store is not None and store.identity.embedding_model != self._embedder.model_id:
-                    # The store was opened for a runtime that has just failed to load (its
-                    # converted files broke and could not be made again): its vectors do not
-                    # match the fallback's, so the index starts over under the new identity.
+                if store is not None and (
+                    store.identity.embedding_model != self._embedder.model_id
+                    or store.identity.dimension != self._embedder.dimension
+                ):
+                    # The store was opened for a runtime that has just failed to convert or load:
+                    # its vectors would not match the fallback's, so the index starts over under
+                    # the fallback's identity (embed_pending indexes again).
                     identity = StoreIdentity(
                         CHUNKER_VERSION, self._embedder.model_id, self._embedder.dimension
                     )

@@ -378,6 +378,30 @@ def model_layout(source: Path) -> int:
     return int(config.get("max_seq_length") or 256)
 
 
+def model_dimension(source: Path) -> int:
+    """The vector size DirectEncoder gives for this model (mean pooling keeps hidden_size)."""
+    model_layout(source)
+    try:
+        config = json.loads((source / "config.json").read_text("utf-8"))
+        return int(config["hidden_size"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EmbeddingRuntimeError(f"no hidden_size in {source / 'config.json'}") from exc
+
+
+def convertible(name: str, source: Path, runtime: Runtime, root: Path | None = None) -> bool:
+    """Whether `converted_model` has its model, or has what it needs to make it.
+
+    Cheap (no imports): lets the index open its store for the int8 model before converting.
+    """
+    folder = cache_folder(name, source, runtime, root)
+    if complete(folder):
+        return True
+    if folder.with_name(folder.name + ".failed").exists():
+        return False
+    needed = (*CONVERSION_PACKAGES[runtime], "onnxruntime" if runtime == "onnx" else "openvino")
+    return all(importlib.util.find_spec(p) is not None for p in needed)
+
+
 def convert(source: Path, target: Path, runtime: Runtime) -> None:
     """Write the int8 model for `runtime` and the files it needs into the empty folder `target`.
 

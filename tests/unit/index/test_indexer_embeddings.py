@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from assist_server.config import BackendSettings, IndexSettings, parse_settings
-from assist_server.index import indexer
+from assist_server.index import indexer, runtimes
 from assist_server.index.indexer import WorkspaceIndex
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "workspace"
@@ -91,3 +91,18 @@ def test_runtime_that_fails_after_opening_rebuilds_under_the_fallback(
     assert not second.stale
     assert second.status()["embedded"] == second.status()["chunks"] == embedded
     assert second.search("total value of items", mode="vector")
+
+
+def test_first_start_of_an_int8_runtime_indexes_before_converting(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_yet(*args: object) -> None:
+        raise AssertionError("the model is converted by embed_pending, not when opening")
+
+    monkeypatch.setattr(runtimes, "cache_root", lambda: tmp_path / "models")
+    monkeypatch.setattr(indexer, "create_embedder", not_yet)
+    index = WorkspaceIndex(root, settings(), store_path=tmp_path / "i")
+    identity = index.store.identity
+    assert (identity.embedding_model, identity.dimension) == ("openvino-int8:all-MiniLM-L6-v2", 384)
+    assert index.index_all().changed >= 4
+    assert index.search("total value of items", mode="lexical")
