@@ -102,6 +102,19 @@ def test_openvino_vectors_match_torch(
 
 
 @pytest.mark.slow
+def test_onnx_runtime_vectors_match_torch(
+    tmp_path: Path, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    pytest.importorskip("onnxruntime")  # an extra: the dev tools install it
+    int8 = Int8Embedder(runtime="onnx", cache_root=tmp_path)
+    assert int8.model_id == "onnx-int8:all-MiniLM-L6-v2"
+    assert int8.folder.name.startswith("all-MiniLM-L6-v2-onnx-int8-")
+    chunks, _ = real_functions()
+    cosines = (int8.encode(chunks) * torch_embedder.encode(chunks)).sum(axis=1)
+    assert cosines.min() > 0.98, cosines.min()
+
+
+@pytest.mark.slow
 def test_second_start_reuses_the_conversion(openvino_cache: Path, conversions: list[Path]) -> None:
     (folder,) = [p for p in openvino_cache.iterdir() if not p.name.startswith(".")]
     manifest = folder / runtimes.MANIFEST
