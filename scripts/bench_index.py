@@ -9,9 +9,10 @@ unpacked into a temporary workspace. From one run it reports:
 2. lexical indexing throughput (`WorkspaceIndex.index_all`, embeddings off) next to a raw
    tree-sitter parse of the same files on one thread, parsed before and after index_all with
    the faster run counting (target: >= 50 % of the parse rate);
-3. embedding throughput (`embed_pending`) on a sample of chunks next to a raw
-   `SentenceTransformer.encode` of the same texts with the same model object and batch size
-   (target: >= 90 %);
+3. embedding throughput (`embed_pending`) on a sample of chunks next to a raw encode of the
+   same texts with the same model object and batch size (`SentenceTransformer.encode` for torch,
+   the runtime's `DirectEncoder.encode` for int8; `--runtime` as `index.embeddingRuntime`,
+   default the server's default) (target: >= 90 %);
 4. one-file re-index latency over real saves, and the index folder's disk use before and after
    those saves and a compaction (target: does not grow);
 5. lexical / vector / hybrid search latency at 100k chunks (a store filled from the corpus chunks,
@@ -57,8 +58,16 @@ import numpy as np
 
 from assist_server.config import IndexSettings, parse_settings
 from assist_server.index.crawl import CrawlRules, crawl, read_text
-from assist_server.index.embed import MAX_CHARS, SentenceTransformerEmbedder
+from assist_server.index.embed import (
+    MAX_CHARS,
+    Embedder,
+    Int8Embedder,
+    QueryCache,
+    SentenceTransformerEmbedder,
+    create_embedder,
+)
 from assist_server.index.indexer import EMBED_BATCH, IndexSummary, WorkspaceIndex
+from assist_server.index.runtimes import DirectEncoder
 from assist_server.index.store import CLEANUP_SECONDS, IndexedFile, chunk_id
 from assist_server.syntax.chunking import chunk_file
 from assist_server.syntax.languages import grammar, language_id, parse
@@ -157,7 +166,7 @@ class Stages:
 class TimedEmbedder:
     """The real embedder, with the time of each `encode` call recorded."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dimension = inner.dimension
@@ -223,9 +232,10 @@ def profiled(enabled: bool, into: dict[str, str], key: str, top: int) -> Iterato
         into[key] = out.getvalue()
 
 
-def settings(embeddings: bool) -> IndexSettings:
+def settings(embeddings: bool, runtime: str = "auto") -> IndexSettings:
     provider = "sentence-transformers" if embeddings else "none"
-    return parse_settings({"index": {"embeddingProvider": provider, "embeddingModel": MODEL}}).index
+    index = {"embeddingProvider": provider, "embeddingModel": MODEL, "embeddingRuntime": runtime}
+    return parse_settings({"index": index}).index
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,15 +424,28 @@ def bench_lexical(
 
 
 def _encode_raw(model: Any, texts: Sequence[str]) -> tuple[np.ndarray, float]:
+    """The model's own encode (SentenceTransformer or DirectEncoder), timed, no embedder."""
     started = time.perf_counter()
-    vectors = model.encode(
-        [t[:MAX_CHARS] for t in texts],
-        batch_size=RAW_BATCH,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
+    clipped = [t[:MAX_CHARS] for t in texts]
+    if isinstance(model, DirectEncoder):
+        vectors = model.encode(clipped, RAW_BATCH)
+    else:
+        vectors = model.encode(
+            clipped,
+            batch_size=RAW_BATCH,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
     return np.asarray(vectors, dtype=np.float32), time.perf_counter() - started
+
+
+def _token_counts(model: Any, texts: Sequence[str]) -> list[int]:
+    """Word pieces per text, truncated as the model truncates them."""
+    if isinstance(model, DirectEncoder):
+        return [sum(e.attention_mask) for e in model.tokenizer.encode_batch(list(texts))]
+    limit = int(model.max_seq_length)
+    return [min(len(ids), limit) for ids in model.tokenizer(list(texts))["input_ids"]]
 
 
 def padded_tokens(model: Any, texts: Sequence[str]) -> dict[str, int]:
@@ -433,8 +456,7 @@ def padded_tokens(model: Any, texts: Sequence[str]) -> dict[str, int]:
     order, so its batches mix lengths more. Deterministic, unlike timings on a busy machine.
     """
     clipped = [t[:MAX_CHARS] for t in texts]
-    limit = int(model.max_seq_length)
-    lengths = [min(len(ids), limit) for ids in model.tokenizer(clipped)["input_ids"]]
+    lengths = _token_counts(model, clipped)
 
     def padded(rows: Sequence[int]) -> int:
         order = sorted(rows, key=lambda i: -len(clipped[i]))
@@ -458,21 +480,28 @@ def bench_embedding(
     profile: bool,
     top: int,
     listings: dict[str, str],
+    runtime: str = "auto",
 ) -> tuple[dict[str, Any], TimedEmbedder, dict[str, np.ndarray]]:
     started = time.perf_counter()
-    embedder = TimedEmbedder(SentenceTransformerEmbedder(MODEL))
+    config = settings(embeddings=True, runtime=runtime)
+    inner = create_embedder(config, parse_settings().backend)
+    embedder = TimedEmbedder(inner)
     load_seconds = time.perf_counter() - started
-    model = embedder.inner._load()
-    import torch
+    model: Any
+    if isinstance(inner, Int8Embedder):
+        model, threads = inner._encoder, inner.threads
+    else:
+        assert isinstance(inner, SentenceTransformerEmbedder)
+        import torch
+
+        model, threads = inner._load(), torch.get_num_threads()
 
     unique = list({chunk_id(c): c for c in corpus.chunks}.values())
     sample = random.Random(seed).sample(unique, min(count, len(unique)))
     texts = [c.text for c in sample]
 
     stages = Stages()
-    index = WorkspaceIndex(
-        workspace, settings(embeddings=True), embedder=embedder, store_path=stores / "embed"
-    )
+    index = WorkspaceIndex(workspace, config, embedder=embedder, store_path=stores / "embed")
     instrument(index, stages)
     by_path: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in sample:
@@ -509,7 +538,8 @@ def bench_embedding(
     ratio = pending_rate / raw_rate
     numbers: dict[str, Any] = {
         "model": MODEL,
-        "torch_threads": torch.get_num_threads(),
+        "model_id": inner.model_id,
+        "threads": threads,
         "model_load_seconds": load_seconds,
         "chunks": len(texts),
         "chars_p50": p50([float(min(len(t), MAX_CHARS)) for t in texts]),
@@ -749,6 +779,8 @@ def bench_search(
         embeds: list[float] = []
         hits: list[float] = []
         stages.reset()
+        # Every timed query embeds its text: the query cache only helps repeats (keystrokes).
+        index._query_vectors = QueryCache()
         for query in asked:
             embedder.calls.clear()
             started = time.perf_counter()
@@ -769,26 +801,28 @@ def bench_search(
             "hits_p50": p50(hits),
             "stages": dict(sorted(breakdown.items(), key=lambda kv: -kv[1]["seconds"])),
         }
-    # The vector path's steps alone, on the same queries; the query embedding also on one torch
-    # thread (torch's threads spin against any other busy process on two cores).
-    import torch
-
-    threads = torch.get_num_threads()
+    # The vector path's steps alone, on the same queries; for torch the query embedding also on
+    # one thread (torch's threads spin against any other busy process on two cores).
     steps: dict[str, list[float]] = defaultdict(list)
     tops: list[list[str]] = []
+    inner = embedder.inner
     for query in asked:
-        torch.set_num_threads(1)
-        try:
-            started = time.perf_counter()
-            embedder.inner.encode([query])
-            steps["embed query, torch on 1 thread"].append((time.perf_counter() - started) * 1000)
-        finally:
-            torch.set_num_threads(threads)
+        if isinstance(inner, SentenceTransformerEmbedder):
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                started = time.perf_counter()
+                inner.encode([query])
+                steps["embed query, torch on 1 thread"].append(
+                    (time.perf_counter() - started) * 1000
+                )
+            finally:
+                torch.set_num_threads(threads)
         started = time.perf_counter()
-        vector = embedder.inner.encode([query])[0]
-        steps[f"embed query, torch on {threads} threads"].append(
-            (time.perf_counter() - started) * 1000
-        )
+        vector = inner.encode([query])[0]
+        steps[f"embed query, {inner.model_id}"].append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         top = index.vectors.search(vector, 20)
         steps["VectorMatrix.search (20)"].append((time.perf_counter() - started) * 1000)
@@ -923,7 +957,7 @@ def table(n: dict[str, Any]) -> str:
     if "embedding" in n:  # not with --lexical-only
         w("3. embedding, chunks/s\n")
         row(
-            f"  raw SentenceTransformer.encode ({emb['chunks']} chunks)",
+            f"  raw encode, {emb['model_id']} ({emb['chunks']} chunks)",
             fmt(emb["raw_chunks_per_s"]),
         )
         row("  embed_pending (same chunks)", fmt(emb["pending_chunks_per_s"]))
@@ -1086,7 +1120,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return _finish(numbers, started, phases, rss, loads, listings)
 
         embedding, embedder, base = bench_embedding(
-            workspace, stores, corpus, args.chunks, args.seed, args.profile, args.top, listings
+            workspace,
+            stores,
+            corpus,
+            args.chunks,
+            args.seed,
+            args.profile,
+            args.top,
+            listings,
+            args.runtime,
         )
         numbers["embedding"] = embedding
         mark = phase_done("embedding", mark)
@@ -1133,6 +1175,12 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=400, help="chunks to embed (default 400)")
     parser.add_argument(
         "--rows", type=int, default=100_000, help="chunks in the search store (default 100000)"
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "openvino", "onnx", "torch"),
+        default="auto",
+        help="index.embeddingRuntime of the embedder measured (default auto, as the server)",
     )
     parser.add_argument("--saves", type=int, default=30, help="files saved and re-indexed")
     parser.add_argument("--queries", type=int, default=50, help="search queries (default 50)")

@@ -299,6 +299,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _string(allow_empty=False),
     ),
     SettingSpec(
+        "index.embeddingRuntime",
+        "auto",
+        'What runs a "sentence-transformers" embedding model: "auto" (int8 on OpenVINO, converted '
+        'once into the user cache folder; torch when that fails), "openvino", "onnx" (int8 on '
+        'ONNX Runtime, needs the onnxruntime package) or "torch". Changing the runtime rebuilds '
+        "the index.",
+        _choice("auto", "openvino", "onnx", "torch"),
+        {"enum": ["auto", "openvino", "onnx", "torch"]},
+    ),
+    SettingSpec(
         "index.exclude",
         (),
         "Files and folders the workspace index skips, as gitignore-style patterns relative to "
@@ -393,6 +403,7 @@ class IndexSettings:
     path: str
     embedding_provider: str
     embedding_model: str
+    embedding_runtime: str
     exclude: tuple[str, ...]
     max_file_bytes: int
     secret_patterns: tuple[str, ...]

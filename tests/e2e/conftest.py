@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import pytest
 import pytest_lsp
 from lsprotocol import types
@@ -24,8 +25,14 @@ from llama_stack import MODEL_ALIAS, LlamaServer, free_port
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
 SERVER = [sys.executable, "-m", "assist_server", "--stdio", "-vv"]
-# The servers under test keep their caches (indexes) in a scratch folder, not the user's.
+# The servers under test keep their caches (indexes) in a scratch folder, not the user's; only
+# the converted embedding models are shared with the user's cache (keyed by everything they
+# depend on, written atomically), so that each session does not convert the model again.
 SERVER_ENV = {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="assist-e2e-cache-")}
+_MODELS = Path(platformdirs.user_cache_dir("assist-server")) / "embedding-models"
+_MODELS.mkdir(parents=True, exist_ok=True)
+(Path(SERVER_ENV["XDG_CACHE_HOME"]) / "assist-server").mkdir()
+(Path(SERVER_ENV["XDG_CACHE_HOME"]) / "assist-server" / "embedding-models").symlink_to(_MODELS)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
 """Keep one workspace root's index current: crawl, chunk, store, embed; and search it.
 
-All methods here block (tree-sitter, LanceDB, torch): callers run them in worker threads. Files
-are compared by size and mtime first and by content hash only when those changed, so a restart
-re-uses everything that did not change. The lexical index is searchable as soon as chunks are
-stored; embeddings follow in their own pass.
+All methods here block (tree-sitter, LanceDB, the embedding model): callers run them in worker
+threads. Files are compared by size and mtime first and by content hash only when those changed,
+so a restart re-uses everything that did not change. The lexical index is searchable as soon as
+chunks are stored; embeddings follow in their own pass.
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ import platformdirs
 
 from assist_server.config import BackendSettings, IndexSettings, parse_settings
 from assist_server.index.crawl import CrawledFile, CrawlReport, CrawlRules, crawl, read_text
-from assist_server.index.embed import BackendEmbedder, Embedder, SentenceTransformerEmbedder
+from assist_server.index.embed import (
+    Embedder,
+    QueryCache,
+    create_embedder,
+    expected_dimension,
+    expected_model_id,
+)
 from assist_server.index.store import (
     META_FILE,
     ChunkStore,
@@ -124,6 +130,9 @@ class WorkspaceIndex:
         )
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        # Problems the user should see (a fast embedding runtime that fell back to torch).
+        self.problems: list[str] = []
+        self._query_vectors = QueryCache()
         self.rules = CrawlRules(
             exclude=tuple(settings.exclude),
             max_file_bytes=settings.max_file_bytes,
@@ -131,6 +140,7 @@ class WorkspaceIndex:
         )
         self.store = ChunkStore(self.store_path, self._identity())
         self.vectors = VectorMatrix(self.store.identity.dimension)
+        self.stale = False  # True when the store was emptied after opening: index_all again
         self._counts = self.store.counts()
         self._writes = 0
         self._vectors_dirty = True
@@ -142,13 +152,11 @@ class WorkspaceIndex:
         """False when `index.embeddingProvider` is "none"."""
         return self.settings.embedding_provider != "none"
 
-    def _model_id(self) -> str:
-        provider = self.settings.embedding_provider
-        if provider == "none":
-            return "none"
-        if provider == "backend":
-            return f"{self.backend_settings.kind}:{self.settings.embedding_model}"
-        return f"sentence-transformers:{self.settings.embedding_model}"
+    def _model_id(self) -> str | None:
+        """The embedding model_id, or None when only loading the embedder can tell."""
+        if self._embedder is not None:
+            return self._embedder.model_id
+        return expected_model_id(self.settings, self.backend_settings)
 
     def _identity(self) -> StoreIdentity:
         """Reuse the recorded dimension when the model matches, so opening needs no model."""
@@ -156,12 +164,23 @@ class WorkspaceIndex:
         meta = self.store_path / META_FILE
         try:
             found = json.loads(meta.read_text(encoding="utf-8"))
-            if found.get("embedding_model") == model and found.get("chunker") == CHUNKER_VERSION:
+            if (
+                model is not None
+                and found.get("embedding_model") == model
+                and found.get("chunker") == CHUNKER_VERSION
+            ):
                 return StoreIdentity(CHUNKER_VERSION, model, int(found["dimension"]))
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        dimension = self.embedder().dimension if self.embeddings_enabled else 1
-        return StoreIdentity(CHUNKER_VERSION, model, dimension)
+        if not self.embeddings_enabled:
+            return StoreIdentity(CHUNKER_VERSION, "none", 1)
+        # A first start of an int8 runtime opens the store without converting the model (a
+        # minute), so that lexical search is ready first; embed_pending converts it.
+        dimension = expected_dimension(self.settings) if self._embedder is None else None
+        if model is not None and dimension is not None:
+            return StoreIdentity(CHUNKER_VERSION, model, dimension)
+        embedder = self.embedder()
+        return StoreIdentity(CHUNKER_VERSION, embedder.model_id, embedder.dimension)
 
     @property
     def embedder_loaded(self) -> bool:
@@ -169,15 +188,28 @@ class WorkspaceIndex:
         return self._embedder is not None
 
     def embedder(self) -> Embedder:
-        """The embedding model, loaded on first use (seconds: torch and the weights)."""
+        """The embedding model, loaded on first use (seconds; a first conversion takes longer)."""
         with self._embedder_lock:
             if self._embedder is None:
-                if self.settings.embedding_provider == "backend":
-                    self._embedder = BackendEmbedder(
-                        self.backend_settings, self.settings.embedding_model
+                self._embedder = create_embedder(
+                    self.settings, self.backend_settings, self.problems
+                )
+                store: ChunkStore | None = getattr(self, "store", None)
+                if store is not None and (
+                    store.identity.embedding_model != self._embedder.model_id
+                    or store.identity.dimension != self._embedder.dimension
+                ):
+                    # The store was opened for a runtime that has just failed to convert or load:
+                    # its vectors would not match the fallback's, so the index starts over under
+                    # the fallback's identity (embed_pending indexes again).
+                    identity = StoreIdentity(
+                        CHUNKER_VERSION, self._embedder.model_id, self._embedder.dimension
                     )
-                else:
-                    self._embedder = SentenceTransformerEmbedder(self.settings.embedding_model)
+                    self.store = ChunkStore(self.store_path, identity)
+                    self.vectors = VectorMatrix(identity.dimension)
+                    self._vectors_dirty = True
+                    self._recount()
+                    self.stale = True
             return self._embedder
 
     # --- indexing -----------------------------------------------------------------------
@@ -234,6 +266,7 @@ class WorkspaceIndex:
             summary.removed = len(gone)
             if gone:
                 self._vectors_dirty = True
+            self.stale = False
         self.store.compact()
         summary.seconds = time.perf_counter() - started
         return summary
@@ -315,6 +348,10 @@ class WorkspaceIndex:
         """Embed chunks that have no vector yet, `prefer`red paths first; returns how many."""
         if not self.embeddings_enabled:
             return 0
+        if self._counts["chunks"] > self._counts["embedded"]:
+            self.embedder()  # loads first: a fallback to another model may empty the store
+        if self.stale:
+            self.index_all(progress, cancel)
         todo = self._counts["chunks"] - self._counts["embedded"]
         done = 0
         while cancel is None or not cancel.is_set():
@@ -358,7 +395,7 @@ class WorkspaceIndex:
         if mode in ("vector", "hybrid") and self.embeddings_enabled:
             self.refresh_vectors()
             if len(self.vectors):
-                query_vector = self.embedder().encode([query])[0]
+                query_vector = self._query_vectors.vector(self.embedder(), query)
                 hits = self.vectors.search(query_vector, limit * 2 if mode == "hybrid" else limit)
                 scores = dict(hits)
                 vector = [

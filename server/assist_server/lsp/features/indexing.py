@@ -127,6 +127,8 @@ class Indexing:
                 await self.run(
                     index.embed_pending, progress.reporter(), self.cancel, self.open_paths(index)
                 )
+                while index.problems:
+                    self.server.errors.message(index.problems.pop(0))
             self.state = "ready"
         except Exception as exc:  # indexing fails alone: completions go on without it
             log.exception("indexing failed")
