@@ -30,6 +30,7 @@ import numpy as np
 
 from assist_server.config import IndexSettings, parse_settings
 from assist_server.index.crawl import crawl, read_text
+from assist_server.index.embed import expected_model_id
 from assist_server.index.indexer import CHUNKER_VERSION, WorkspaceIndex
 from assist_server.index.store import STORE_FORMAT, IndexedFile, chunk_id
 from assist_server.syntax.chunking import chunk_file
@@ -83,6 +84,8 @@ def _key(rows: int, embeddings: bool) -> dict[str, Any]:
         "chunker": CHUNKER_VERSION,
         "store_format": STORE_FORMAT,
         "embedding_model": EMBEDDING_MODEL,
+        # the runtime too: an index embedded by torch reopened for int8 would be rebuilt
+        "model_id": expected_model_id(index_settings(Path("unused")), parse_settings().backend),
     }
 
 
