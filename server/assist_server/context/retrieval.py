@@ -401,8 +401,13 @@ class ContextRetriever:
     def _vector(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:
         if not index.embedder_loaded or not query.words:
             return []  # never load a model in the completion path
-        hits = index.search(query.text, 8, mode="vector")
-        return [Candidate(h.path, h.start_line, h.end_line, VECTOR, h.score) for h in hits]
+        from assist_server.index.store import chunk_location  # lancedb loads with the index
+
+        found = []
+        for row_id, score in index.nearest(query.text, 8):  # no store round trip: ids say where
+            path, start, end = chunk_location(row_id)
+            found.append(Candidate(path, start, end, VECTOR, score))
+        return found
 
     def _recent(self, index: WorkspaceIndex, query: CursorQuery) -> list[Candidate]:
         found: list[Candidate] = []

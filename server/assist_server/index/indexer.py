@@ -386,22 +386,32 @@ class WorkspaceIndex:
 
     # --- search -------------------------------------------------------------------------
 
+    def nearest(self, query: str, limit: int) -> list[tuple[str, float]]:
+        """Ids of the chunks most similar to `query` by embedding, with cosine scores.
+
+        Ids name the chunk's place (`chunk_location`), so a caller that needs no text skips the
+        store.
+        """
+        if not self.embeddings_enabled:
+            return []
+        self.refresh_vectors()
+        if not len(self.vectors):
+            return []
+        return self.vectors.search(self._query_vectors.vector(self.embedder(), query), limit)
+
     def search(self, query: str, limit: int = 10, mode: str = "hybrid") -> list[StoredChunk]:
         """Lexical (BM25), vector (cosine) or hybrid (reciprocal rank fusion) search."""
         lexical: list[StoredChunk] = []
         vector: list[StoredChunk] = []
         if mode in ("lexical", "hybrid"):
             lexical = self.store.search_text(query, limit * 2 if mode == "hybrid" else limit)
-        if mode in ("vector", "hybrid") and self.embeddings_enabled:
-            self.refresh_vectors()
-            if len(self.vectors):
-                query_vector = self._query_vectors.vector(self.embedder(), query)
-                hits = self.vectors.search(query_vector, limit * 2 if mode == "hybrid" else limit)
-                scores = dict(hits)
-                vector = [
-                    _with_score(chunk, scores[chunk.id])
-                    for chunk in self.store.chunks_by_id([i for i, _ in hits])
-                ]
+        if mode in ("vector", "hybrid"):
+            hits = self.nearest(query, limit * 2 if mode == "hybrid" else limit)
+            scores = dict(hits)
+            vector = [
+                _with_score(chunk, scores[chunk.id])
+                for chunk in self.store.chunks_by_id([i for i, _ in hits])
+            ]
         if mode == "lexical":
             return lexical[:limit]
         if mode == "vector":

@@ -97,6 +97,13 @@ def _in(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(_quote(v) for v in values)})"
 
 
+def chunk_location(row_id: str) -> tuple[str, int, int]:
+    """Path, first and last line of the chunk a `chunk_id` names."""
+    path, lines, _kind, _digest = row_id.rsplit(":", 3)
+    start, _, end = lines.partition("-")
+    return path, int(start), int(end)
+
+
 def chunk_id(chunk: Chunk) -> str:
     """A stable row id: the same chunk text at the same place keeps its id (and embedding).
 

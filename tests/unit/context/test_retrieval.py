@@ -217,3 +217,19 @@ async def test_slow_retrieval_does_not_hold_the_completion_back() -> None:
     result = await engine.complete(CompletionRequest(text, len(text), "python", path="/x/a.py"))
     assert asyncio.get_running_loop().time() - started < 0.4
     assert result.text == "0" and result.snippet_sources == "-"
+
+
+@pytest.mark.slow
+def test_vector_tier_with_the_real_embedding_model(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    shutil.copytree(FIXTURE, root)
+    index = WorkspaceIndex(root, parse_settings({}).index, store_path=tmp_path / "index")
+    index.index_all()
+    assert index.embed_pending() > 0 and index.embedder_loaded
+    text, offset = typed(root, ".")
+    retriever = retriever_for(index)
+    found = retriever._vector(index, cursor_query("shop/cart.py", text, offset, 1, 30))
+    assert found and all(c.source == VECTOR for c in found)
+    for candidate in found:  # each names real lines of a real file
+        lines = (root / candidate.path).read_text().split("\n")
+        assert 1 <= candidate.start_line <= candidate.end_line <= len(lines)

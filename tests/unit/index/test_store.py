@@ -197,3 +197,11 @@ def test_compact_leaves_a_fresh_append_only_table_and_rewrites_one_with_deletes(
     assert _fragments(store, "files") == 1
     assert [hit.path for hit in store.search_text("rebuild_cache", 5)] == ["a.py"]
     assert store.search_text("parse_settings", 5) == []
+
+
+def test_chunk_location_reads_back_what_chunk_id_wrote() -> None:
+    from assist_server.index.store import chunk_id, chunk_location
+    from assist_server.types import Chunk
+
+    chunk = Chunk("a:b/c.py", "python", "f", "function", 3, 9, "def f(): ...", "ab" * 32)
+    assert chunk_location(chunk_id(chunk)) == ("a:b/c.py", 3, 9)
