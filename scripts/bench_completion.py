@@ -754,7 +754,6 @@ def profile_table(found: dict[str, Any]) -> str:
 
 TARGET_RETRIEVAL_OVERHEAD_P50_MS = 20.0
 TARGET_RETRIEVAL_OVERHEAD_P95_MS = 50.0
-TIERS = ("symbols", "lexical", "vector", "recent", "fuse")
 
 
 def workspace_files(root: Path, count: int, seed: int) -> list[tuple[Path, str]]:
@@ -843,7 +842,8 @@ async def wait_until_ready(client: LanguageClient, editor: Editor, root: Path) -
 
 
 def tier_summary(found: list[Retrieval]) -> dict[str, Any]:
-    return {tier: summary([r.tier_ms.get(tier, 0.0) for r in found]) for tier in TIERS}
+    tiers = sorted({tier for r in found for tier in r.tier_ms})
+    return {tier: summary([r.tier_ms.get(tier, 0.0) for r in found]) for tier in tiers}
 
 
 async def retrieval_in_process(
@@ -860,7 +860,7 @@ async def retrieval_in_process(
     index.embedder()  # loaded, as in a server that has embedded one edit (see wait_until_ready)
     index.refresh_vectors()
     open_seconds = time.perf_counter() - started
-    retriever = ContextRetriever(lambda p: index if index.relative(p) is not None else None)
+    retriever = ContextRetriever.over(index)
     options = settings("http://instant.invalid/v1")
     options["completion"]["retrievalTimeoutMs"] = 10_000
     backend = InstantBackend()
@@ -900,6 +900,7 @@ async def retrieval_in_process(
             analysed = engine._analyse(request)
             assert not isinstance(analysed, str)
             retriever._cache.clear()
+            retriever._lookups.clear()  # every lookup again: the cost of a cold cursor
             again.append(
                 retriever.retrieve(
                     str(path),
@@ -1183,7 +1184,7 @@ async def typing_part(
     index = WorkspaceIndex(workspace.root, index_settings(workspace.store_path))
     index.embedder()
     index.refresh_vectors()
-    retriever = ContextRetriever(lambda p: index if index.relative(p) is not None else None)
+    retriever = ContextRetriever.over(index)
     options = settings(llama.url)
     options["completion"]["retrievalTimeoutMs"] = 10_000
     parsed = parse_settings(options)

@@ -481,14 +481,18 @@ class ChunkStore:
         flat = table.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
         return ids, flat.reshape(len(ids), self.identity.dimension).astype(np.float32)
 
-    def symbols(self, names: Sequence[str], role: str, limit: int = 200) -> list[dict[str, Any]]:
-        """Symbol rows (definitions, imports or references) for these names."""
-        if not names:
+    def symbols(
+        self, names: Sequence[str], roles: Sequence[str], limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Symbol rows of these roles ("definition", "import", "reference") for these names."""
+        if isinstance(roles, str):
+            roles = (roles,)
+        if not names or not roles:
             return []
         rows: list[dict[str, Any]] = (  # no lock, as in search_text
             self._tables["symbols"]
             .search()
-            .where(f"role = {_quote(role)} AND {_in('name', names)}")
+            .where(f"{_in('role', roles)} AND {_in('name', names)}")
             .limit(limit)
             .to_list()
         )
