@@ -549,15 +549,11 @@ class ContextRetriever:
                 continue
             used += tokens
             taken.setdefault(candidate.path, []).append((start, end))
-            snippet = Snippet(candidate.path, body + "\n", start, end, candidate.source)
-            chosen.append((_scored(snippet, candidate.score), tokens))
+            snippet = Snippet(
+                candidate.path, body + "\n", start, end, candidate.source, candidate.score
+            )
+            chosen.append((snippet, tokens))
         return chosen
-
-
-def _scored(snippet: Snippet, score: float) -> Snippet:
-    return Snippet(
-        snippet.path, snippet.text, snippet.start_line, snippet.end_line, snippet.source, score
-    )
 
 
 def fuse_candidates(tiers: dict[str, list[Candidate]]) -> list[Candidate]:
