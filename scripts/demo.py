@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -147,13 +148,15 @@ async def cross_file(work: Path, url: str, settings: dict[str, Any], log: Path) 
         )
         if shown is None:
             raise SystemExit("demo: assist.showContext answered nothing")
+        # pygls hands untyped results back as dicts or named tuples: make them plain JSON
+        report = json.loads(json.dumps(shown, default=lambda o: o._asdict()))
         print("   assist.showContext: what a completion here puts before the file")
-        for snippet in shown.snippets:
+        for snippet in report["snippets"]:
             print(
-                f"     {snippet.path}:{snippet.start_line}-{snippet.end_line}  "
-                f"{snippet.source:<10} {snippet.tokens} tokens"
+                f"     {snippet['path']}:{snippet['start_line']}-{snippet['end_line']}  "
+                f"{snippet['source']:<10} {snippet['tokens']} tokens"
             )
-        print(f"     prompt: {shown.prompt_tokens} tokens")
+        print(f"     prompt: {report['prompt_tokens']} tokens")
         ghost, ms = await ask(client, uri, position)
         show("shop/cart.py after typing '.' (converted_to is only used in other files)",
              text, position, ghost, ms)  # fmt: skip
