@@ -3,13 +3,15 @@
 Five tiers, all in-process and answered by the workspace index: definitions of the names near the
 cursor, usages of those names in other files (for a small model, code that calls an API teaches
 more than the API's definition), lexical search with the code before the cursor as query, vector
-search, and regions the user recently edited elsewhere. Their ranks are fused (weighted reciprocal
+search (a fallback when the others find too little), and regions the user recently edited
+elsewhere. Their ranks are fused (weighted reciprocal
 rank fusion), overlapping pieces and pieces of the current window are dropped, each snippet is cut
 to its most relevant lines, and what remains must share enough identifiers with the cursor's code
 to earn its place, within a token budget.
 
-The query ignores the word being typed, so the chosen snippets stay the same while the user types
-inside a line; they are listed in a deterministic order (path, then line) so that consecutive
+The full-text and vector queries ignore the word being typed (the name lookups try it, and a
+partial word names nothing), so the chosen snippets stay the same while the user types inside a
+line; they are listed in a deterministic order (path, then line) so that consecutive
 prompts share their head and the model server reuses its cached prefix.
 """
 
