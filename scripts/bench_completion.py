@@ -901,15 +901,7 @@ async def retrieval_in_process(
             assert not isinstance(analysed, str)
             retriever._cache.clear()
             retriever._lookups.clear()  # every lookup again: the cost of a cold cursor
-            again.append(
-                retriever.retrieve(
-                    str(path),
-                    cursor.text,
-                    cursor.offset,
-                    analysed.window_lines,
-                    engine.snippet_budget(analysed.window),
-                )
-            )
+            again.append(engine.snippets(request, analysed))
             engine._cache.clear()
             engine._shown.clear()
             hit = await engine.complete(request)

@@ -199,16 +199,7 @@ class CompletionEngine:
         cursor = self._analyse(request)
         if isinstance(cursor, str):
             return cursor
-        retrieval = Retrieval()
-        if self.retriever is not None:
-            retrieval = self.retriever.retrieve(
-                request.path,
-                request.text,
-                request.offset,
-                cursor.window_lines,
-                self.snippet_budget(cursor.window),
-            )
-        return self._prepare(request, template, cursor, retrieval)
+        return self._prepare(request, template, cursor, self.snippets(request, cursor))
 
     def context_report(self, request: CompletionRequest) -> dict[str, Any]:
         """What a completion at this cursor would put in the prompt, for people to read.
@@ -236,6 +227,18 @@ class CompletionEngine:
             "prompt_tokens": estimate_tokens(prepared.request.prompt),
         }
 
+    def snippets(self, request: CompletionRequest, cursor: _Cursor) -> Retrieval:
+        """Cross-file snippets for an analysed cursor, however long they take (blocking)."""
+        if self.retriever is None:
+            return Retrieval()
+        return self.retriever.retrieve(
+            request.path,
+            request.text,
+            request.offset,
+            cursor.window_lines,
+            self.snippet_budget(cursor.window),
+        )
+
     def snippet_budget(self, window: Window) -> int:
         """Tokens of cross-file context for this prompt (adapts to the measured prompt speed)."""
         return self.speed.snippet_budget(
@@ -254,17 +257,7 @@ class CompletionEngine:
         if self.retriever is None:
             return Retrieval()
         started = time.perf_counter()
-        budget = self.snippet_budget(cursor.window)
-        work = asyncio.ensure_future(
-            asyncio.to_thread(
-                self.retriever.retrieve,
-                request.path,
-                request.text,
-                request.offset,
-                cursor.window_lines,
-                budget,
-            )
-        )
+        work = asyncio.ensure_future(asyncio.to_thread(self.snippets, request, cursor))
         try:
             return await asyncio.wait_for(
                 asyncio.shield(work), self.settings.retrieval_timeout_ms / 1000
