@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -90,16 +90,14 @@ class CursorQuery:
     path: str  # relative to the workspace root, forward slashes
     names: tuple[str, ...]  # nearest first
     word: str  # the word at the cursor (first of `names` when it can be a name)
+    words: frozenset[str]  # informative identifiers of the query lines
+    text: str  # the query lines, for lexical and vector search
+    window: tuple[int, int]  # lines of the current file already in the prompt, 1-based
 
     @property
     def names_before(self) -> tuple[str, ...]:
         """The names without the word at the cursor (stable while that word is typed)."""
         return tuple(n for n in self.names if n != self.word)
-
-    words: frozenset[str]  # informative identifiers of the query lines
-    text: str  # the query lines, for lexical and vector search
-    cursor_line: int  # 1-based
-    window: tuple[int, int]  # lines of the current file already in the prompt, 1-based
 
 
 def cursor_query(
@@ -128,7 +126,6 @@ def cursor_query(
         word=word,
         words=frozenset(identifiers(query_text)),
         text=query_text,
-        cursor_line=len(lines),
         window=(window_start_line, window_end_line),
     )
 
@@ -151,7 +148,6 @@ class Retrieval:
     snippets: list[Snippet] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)  # per snippet, estimated
     tier_ms: dict[str, float] = field(default_factory=dict)
-    considered: int = 0
     cached: bool = False
 
     @property
@@ -179,19 +175,22 @@ class SnippetSource(Protocol):
         ...
 
 
-class TimedCache:
-    """A bounded LRU map whose entries expire after CACHE_SECONDS; thread-safe."""
+class LruCache:
+    """A bounded, thread-safe LRU map; entries expire after `seconds` when it is given."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, seconds: float | None = None) -> None:
         self.size = size
+        self.seconds = seconds
         self._items: OrderedDict[tuple[object, ...], tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: tuple[object, ...]) -> Any | None:
-        """The value stored under `key` if it is fresh, else None."""
+        """The value stored under `key` if it is there (and fresh), else None."""
         with self._lock:
             found = self._items.get(key)
-            if found is None or time.monotonic() - found[0] >= CACHE_SECONDS:
+            if found is None:
+                return None
+            if self.seconds is not None and time.monotonic() - found[0] >= self.seconds:
                 return None
             self._items.move_to_end(key)
             return found[1]
@@ -242,9 +241,7 @@ class FileLines:
 
     def __init__(self, buffers: Callable[[str], str | None] | None = None, size: int = 256):
         self.buffers = buffers  # absolute path -> text of the open document, if open
-        self.size = size
-        self._cache: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LruCache(size)  # keyed by path and modification time: never stale
 
     def lines(self, path: Path) -> list[str]:
         """The file's lines (without line ends); empty when it cannot be read."""
@@ -253,22 +250,16 @@ class FileLines:
             if text is not None:
                 return text.split("\n")
         try:
-            stamp = path.stat().st_mtime_ns
+            key = (str(path), path.stat().st_mtime_ns)
         except OSError:
             return []
-        key = (str(path), stamp)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        try:
-            found = path.read_bytes().decode("utf-8", errors="replace").split("\n")
-        except OSError:
-            return []
-        with self._lock:
-            self._cache[key] = found
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
+        found: list[str] | None = self._cache.get(key)
+        if found is None:
+            try:
+                found = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+            except OSError:
+                return []
+            self._cache.put(key, found)
         return found
 
 
@@ -287,9 +278,8 @@ class ContextRetriever:
         self.files = files or FileLines()
         # Whole answers, and what each lookup found: a keystroke inside a word changes only the
         # word at the cursor, so it costs one name lookup, not every tier again.
-        self._cache = TimedCache(CACHE_SIZE)
-        self._lookups = TimedCache(LOOKUP_CACHE_SIZE)
-        self._pool = _POOL
+        self._cache = LruCache(CACHE_SIZE, CACHE_SECONDS)
+        self._lookups = LruCache(LOOKUP_CACHE_SIZE, CACHE_SECONDS)
 
     @classmethod
     def over(cls, index: WorkspaceIndex, recent: RecentEdits | None = None) -> ContextRetriever:
@@ -323,9 +313,9 @@ class ContextRetriever:
             budget_tokens,
             tuple(self.recent.recent()[:4]),
         )
-        hit = self._cache.get(key)
+        hit: Retrieval | None = self._cache.get(key)
         if hit is not None:
-            return Retrieval(hit.snippets, hit.tokens, {}, hit.considered, cached=True)
+            return replace(hit, tier_ms={}, cached=True)
         found = self._retrieve(index, query, budget_tokens)
         self._cache.put(key, found)
         return found
@@ -347,14 +337,14 @@ class ContextRetriever:
         lexical = self._lookups.get(lexical_key)
         asked: dict[str, concurrent.futures.Future[Any]] = {}
         if missing:
-            asked["symbols"] = self._pool.submit(
+            asked["symbols"] = _POOL.submit(
                 self._timed,
                 lambda: index.store.symbols(
                     missing, ("definition", "reference"), len(missing) * REFERENCE_ROWS
                 ),
             )
         if lexical is None:
-            asked[LEXICAL] = self._pool.submit(self._timed, lambda: self._lexical(index, query))
+            asked[LEXICAL] = _POOL.submit(self._timed, lambda: self._lexical(index, query))
         answers: dict[str, Any] = {}
         for name, future in asked.items():
             answers[name], result.tier_ms[name] = future.result()
@@ -367,10 +357,10 @@ class ContextRetriever:
         symbol_rows = [row for rows in known.values() for row in rows or []]
 
         started = time.perf_counter()
-        tiers: dict[str, list[Candidate]] = {LEXICAL: lexical}
-        local = self._definitions(
-            [r for r in symbol_rows if r["role"] == "definition"], query, tiers
+        definitions, local = self._definitions(
+            [r for r in symbol_rows if r["role"] == "definition"], query
         )
+        tiers: dict[str, list[Candidate]] = {LEXICAL: lexical, DEFINITION: definitions}
         tiers[USAGE] = self._usages(
             index, [r for r in symbol_rows if r["role"] == "reference"], query, local
         )
@@ -400,9 +390,7 @@ class ContextRetriever:
         result: Retrieval,
     ) -> list[tuple[Snippet, int]]:
         started = time.perf_counter()
-        fused = fuse_candidates(tiers)
-        result.considered = len(fused)
-        chosen = self._choose(index, query, fused, budget)
+        chosen = self._choose(index, query, fuse_candidates(tiers), budget)
         result.tier_ms["fuse"] = (
             result.tier_ms.get("fuse", 0.0) + (time.perf_counter() - started) * 1000
         )
@@ -420,9 +408,9 @@ class ContextRetriever:
         return found, (time.perf_counter() - started) * 1000
 
     def _definitions(
-        self, rows: list[dict[str, Any]], query: CursorQuery, tiers: dict[str, list[Candidate]]
-    ) -> set[str]:
-        """Fill the definition tier; answer the names defined in the current file."""
+        self, rows: list[dict[str, Any]], query: CursorQuery
+    ) -> tuple[list[Candidate], set[str]]:
+        """The definition tier, and the names defined in the current file (not cross-file)."""
         local = {row["name"] for row in rows if row["path"] == query.path}
         rank = {name: i for i, name in enumerate(query.names)}
         defs: list[Candidate] = []
@@ -432,8 +420,7 @@ class ContextRetriever:
             start = int(row["line"])
             end = min(int(row["end_line"]), start + SNIPPET_LINES - 1)
             defs.append(Candidate(row["path"], start, end, DEFINITION))
-        tiers[DEFINITION] = defs
-        return local
+        return defs, local
 
     def _usages(
         self,
