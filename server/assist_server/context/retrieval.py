@@ -149,6 +149,7 @@ class Retrieval:
     tokens: list[int] = field(default_factory=list)  # per snippet, estimated
     tier_ms: dict[str, float] = field(default_factory=dict)
     cached: bool = False
+    failed: bool = False  # a lookup failed: the answer is partial and not cached
 
     @property
     def sources(self) -> str:
@@ -317,7 +318,8 @@ class ContextRetriever:
         if hit is not None:
             return replace(hit, tier_ms={}, cached=True)
         found = self._retrieve(index, query, budget_tokens)
-        self._cache.put(key, found)
+        if not found.failed:
+            self._cache.put(key, found)
         return found
 
     # --- the tiers ----------------------------------------------------------------------
@@ -339,21 +341,27 @@ class ContextRetriever:
         if missing:
             asked["symbols"] = _POOL.submit(
                 self._timed,
+                "symbols",
                 lambda: index.store.symbols(
                     missing, ("definition", "reference"), len(missing) * REFERENCE_ROWS
                 ),
             )
         if lexical is None:
-            asked[LEXICAL] = _POOL.submit(self._timed, lambda: self._lexical(index, query))
+            asked[LEXICAL] = _POOL.submit(self._timed, LEXICAL, lambda: self._lexical(index, query))
         answers: dict[str, Any] = {}
         for name, future in asked.items():
             answers[name], result.tier_ms[name] = future.result()
+            result.failed |= answers[name] is None
+        # A lookup that failed (None) counts as empty now but is not cached: the next
+        # keystroke asks again.
         if lexical is None:
-            lexical = answers[LEXICAL]
-            self._lookups.put(lexical_key, lexical)
+            lexical = answers[LEXICAL] or []
+            if answers[LEXICAL] is not None:
+                self._lookups.put(lexical_key, lexical)
         for name in missing:  # per name, so that the next keystroke finds them
-            known[name] = [r for r in answers.get("symbols", []) if r["name"] == name]
-            self._lookups.put(("names", root, name), known[name])
+            known[name] = [r for r in answers["symbols"] or [] if r["name"] == name]
+            if answers["symbols"] is not None:
+                self._lookups.put(("names", root, name), known[name])
         symbol_rows = [row for rows in known.values() for row in rows or []]
 
         started = time.perf_counter()
@@ -371,8 +379,12 @@ class ContextRetriever:
             vector_key = (VECTOR, root, query.path, query.text)
             vector = self._lookups.get(vector_key)
             if vector is None:
-                vector, result.tier_ms[VECTOR] = self._timed(lambda: self._vector(index, query))
-                self._lookups.put(vector_key, vector)
+                vector, result.tier_ms[VECTOR] = self._timed(
+                    VECTOR, lambda: self._vector(index, query)
+                )
+                result.failed |= vector is None
+                if vector is not None:
+                    self._lookups.put(vector_key, vector)
             if vector:
                 tiers[VECTOR] = vector
                 chosen = self._fuse_and_choose(index, query, tiers, budget, result)
@@ -397,14 +409,14 @@ class ContextRetriever:
         return chosen
 
     @staticmethod
-    def _timed(find: Callable[[], Any]) -> tuple[Any, float]:
-        """What `find` answers (empty if it fails) and how long it took, in ms."""
+    def _timed(name: str, find: Callable[[], Any]) -> tuple[Any, float]:
+        """What `find` answers (None if it fails) and how long it took, in ms."""
         started = time.perf_counter()
         try:
             found = find()
         except Exception:  # one failing tier (a damaged table, say) must not sink the rest
-            log.exception("context lookup %s failed", getattr(find, "__name__", find))
-            found = []
+            log.exception("context lookup %s failed", name)
+            found = None
         return found, (time.perf_counter() - started) * 1000
 
     def _definitions(

@@ -233,3 +233,29 @@ def test_vector_tier_with_the_real_embedding_model(tmp_path: Path) -> None:
     for candidate in found:  # each names real lines of a real file
         lines = (root / candidate.path).read_text().split("\n")
         assert 1 <= candidate.start_line <= candidate.end_line <= len(lines)
+
+
+def test_a_failed_lookup_is_not_remembered(workspace: tuple[Path, WorkspaceIndex]) -> None:
+    root, index = workspace
+    retriever = retriever_for(index)
+    text, offset = typed(root, ".")
+    path = str(root / "shop" / "cart.py")
+    real = index.store.symbols
+    calls = 0
+
+    def failing_once(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("table damaged")  # what a broken LanceDB read raises
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    index.store.symbols = failing_once  # type: ignore[method-assign]
+    try:
+        first = retriever.retrieve(path, text, offset, (1, 5), 1024)
+        assert first.failed and all(s.source not in (USAGE, "definition") for s in first.snippets)
+        again = retriever.retrieve(path, text, offset, (1, 5), 1024)
+    finally:
+        index.store.symbols = real  # type: ignore[method-assign]
+    assert not again.cached and not again.failed
+    assert any(s.source == USAGE for s in again.snippets)
