@@ -75,7 +75,7 @@ from assist_server.types import CompletionRequest, GenerateRequest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fetch_model  # noqa: E402
-from bench_stats import p50, summary  # noqa: E402
+from bench_stats import loadavg, p50, summary  # noqa: E402
 from bench_workspace import (  # noqa: E402
     EMBEDDING_MODEL,
     BenchWorkspace,
@@ -569,14 +569,6 @@ def table(numbers: dict[str, Any], load: str) -> str:
         f"(p50 {fmt(m['overhead_ms']['p50'])} ms)\n"
     )
     return out.getvalue()
-
-
-def loadavg() -> str:
-    try:
-        one, five, fifteen = os.getloadavg()
-    except OSError:
-        return "unknown"
-    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ from assist_server.types import Chunk, FileSymbols
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fetch_model  # noqa: E402
-from bench_stats import p50, summary  # noqa: E402
+from bench_stats import loadavg, p50, summary  # noqa: E402
 
 # Pinned sdists of well-known packages: ~6.5 MB of Python, reStructuredText, HTML and more.
 PACKAGES: tuple[tuple[str, str], ...] = (
@@ -118,14 +118,6 @@ def peak_rss_mb() -> float:
 
 def disk_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-def loadavg() -> str:
-    try:
-        one, five, fifteen = os.getloadavg()
-    except OSError:
-        return "unknown"
-    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 class Stages:

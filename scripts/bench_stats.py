@@ -1,8 +1,9 @@
-"""Percentiles the benchmark scripts print, computed one way for all of them."""
+"""Percentiles and the machine load the benchmark scripts print, one way for all of them."""
 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from collections.abc import Sequence
 
@@ -28,3 +29,12 @@ def summary(values: Sequence[float]) -> dict[str, float | int | None]:
         "p95": p95(values),
         "max": max(values) if values else None,
     }
+
+
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages and the CPU count, to print next to timings."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"

@@ -55,8 +55,8 @@ from assist_server.types import CompletionRequest, Snippet
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fetch_model  # noqa: E402
-from bench_index import PACKAGES, fetch_sdists, loadavg  # noqa: E402
-from bench_stats import p50  # noqa: E402
+from bench_index import PACKAGES, fetch_sdists  # noqa: E402
+from bench_stats import loadavg, p50  # noqa: E402
 from llama_stack import MODEL_ALIAS, LlamaServer  # noqa: E402
 
 CONFIGS = ("in-file only", "naive lexical", "full pipeline")
