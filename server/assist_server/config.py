@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import pathspec
@@ -160,6 +160,44 @@ def _fim_template(value: Any) -> str | CustomFimTemplate:
     )
 
 
+@dataclass(frozen=True)
+class CustomAction:
+    """A code action the user defined in `chat.actions`."""
+
+    title: str
+    prompt: str
+    result: str = "document"  # "document" | "edit"
+
+
+def _custom_actions(value: Any) -> tuple[CustomAction, ...]:
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise SettingError("expected a list of {title, prompt, result} objects")
+    actions = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            raise SettingError("each action must be an object {title, prompt, result}")
+        title, prompt, result = (
+            item.get("title"),
+            item.get("prompt"),
+            item.get("result", "document"),
+        )
+        if not isinstance(title, str) or not title.strip():
+            raise SettingError("each action needs a non-empty title")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise SettingError(f"action {title!r} needs a non-empty prompt")
+        if result not in ("document", "edit"):
+            raise SettingError(f'action {title!r}: result must be "document" or "edit"')
+        unknown = set(item) - {"title", "prompt", "result"}
+        if unknown:
+            raise SettingError(
+                f"action {title!r} has unknown fields: " + ", ".join(sorted(unknown))
+            )
+        actions.append(CustomAction(title.strip(), prompt, result))
+    return tuple(actions)
+
+
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "backend.kind",
@@ -267,6 +305,67 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "qwen2.5-coder:1.5b-instruct",
         "Model used for chat and code actions.",
         _string(allow_empty=False),
+    ),
+    SettingSpec(
+        "chat.language",
+        "",
+        'Language of explanations and chat answers, as a name or locale ("Chinese", '
+        '"zh-CN", "de"); empty means the locale the editor sends, else English. Generated '
+        "comments and docstrings follow the language the file's comments already use.",
+        _string(),
+    ),
+    SettingSpec(
+        "chat.maxTokens",
+        1024,
+        "Most tokens of one chat answer or code action.",
+        _number(int, 16, 32768),
+    ),
+    SettingSpec(
+        "chat.temperature",
+        0.2,
+        "Sampling temperature of chat answers and code actions.",
+        _number(float, 0.0, 2.0),
+    ),
+    SettingSpec(
+        "chat.contextTokens",
+        1500,
+        "Most tokens of workspace context (definitions and related code found in the index) "
+        "added to a chat request or code action; 0 leaves it out.",
+        _number(int, 0, 32768),
+    ),
+    SettingSpec(
+        "chat.historyMessages",
+        20,
+        "Messages of the assist/chat conversation kept and sent again with the next request.",
+        _number(int, 0, 1000),
+    ),
+    SettingSpec(
+        "chat.confirmEdits",
+        True,
+        "Ask the editor to let the user confirm a code action's edit before it is applied "
+        "(change annotations with needsConfirmation, where the editor supports them).",
+        _boolean,
+    ),
+    SettingSpec(
+        "chat.actions",
+        (),
+        "Your own code actions: a list of {title, prompt, result} where prompt may use "
+        '{selection}, {file}, {language} and {diagnostics}, and result is "document" (the '
+        'answer opens as markdown, the default) or "edit" (the code in the answer replaces the '
+        "selection).",
+        lambda value: _custom_actions(value),
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["title", "prompt"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "prompt": {"type": "string"},
+                    "result": {"enum": ["document", "edit"]},
+                },
+            },
+        },
     ),
     SettingSpec(
         "index.enabled",
@@ -393,6 +492,13 @@ class ChatSettings:
     """How chat requests and code actions are answered."""
 
     model: str
+    language: str
+    max_tokens: int
+    temperature: float
+    context_tokens: int
+    history_messages: int
+    confirm_edits: bool
+    actions: tuple[CustomAction, ...]
 
 
 @dataclass(frozen=True)
@@ -433,8 +539,8 @@ class Settings:
                     "middle": value.middle,
                     "stop": list(value.stop),
                 }
-            elif isinstance(value, tuple):  # pattern lists: JSON has lists, not tuples
-                value = list(value)
+            elif isinstance(value, tuple):  # lists in JSON, tuples here
+                value = [asdict(v) if isinstance(v, CustomAction) else v for v in value]
             out[spec.key] = value
         return out
 

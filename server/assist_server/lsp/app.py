@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from assist_server.lsp.features import (
+    chat,
+    code_actions,
     completion,
     configuration,
     context,
@@ -23,6 +25,8 @@ def create_server() -> AssistServer:
         completion,
         indexing,
         context,
+        code_actions,
+        chat,
     ):
         feature.register(server)
     return server

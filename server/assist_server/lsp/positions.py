@@ -40,3 +40,18 @@ def offset_at(text: str, position: types.Position, encoding: str) -> int:
         units += _units(text[index], encoding)
         index += 1
     return index
+
+
+def position_at(text: str, offset: int, encoding: str) -> types.Position:
+    """The LSP position of an index into `text` (the inverse of `offset_at`)."""
+    offset = max(0, min(offset, len(text)))
+    line = 0
+    start = 0
+    for match in _EOL.finditer(text, 0, offset):
+        if match.end() > offset:  # inside a \r\n: the position is at the line's end
+            break
+        line += 1
+        start = match.end()
+    if encoding == types.PositionEncodingKind.Utf32:
+        return types.Position(line, offset - start)
+    return types.Position(line, sum(_units(char, encoding) for char in text[start:offset]))

@@ -26,6 +26,7 @@ from assist_server.backends import Backend, create_backend
 from assist_server.config import Settings, parse_settings
 from assist_server.context.budget import PromptSpeed
 from assist_server.context.retrieval import ContextRetriever, FileLines, RecentEdits
+from assist_server.engine.chat import ChatEngine, Conversation
 from assist_server.engine.completion import CompletionEngine
 from assist_server.lsp.errors import ErrorReporter
 
@@ -42,6 +43,10 @@ class AssistProtocol(LanguageServerProtocol):
     pygls picks the client's first listed encoding; we take UTF-8 if it is listed anywhere
     (cheaper to map for us), and UTF-16, the mandatory default, otherwise.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cancellable: dict[Any, asyncio.Task[Any]] = {}
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
@@ -89,6 +94,44 @@ class AssistProtocol(LanguageServerProtocol):
         if message is not _ANSWERED:
             super().handle_message(message)
 
+    def track_cancel(self, task: asyncio.Task[Any]) -> Callable[[], None]:
+        """Cancel `task` when the client cancels the request being handled now.
+
+        pygls runs a command handler as an inner task that `$/cancelRequest` does not reach (it
+        only answers the outer request), so long commands register their work here. Returns
+        the function that forgets the task once it is done.
+        """
+        msg_id = self.msg_id
+        if msg_id is None:
+            return lambda: None
+        self._cancellable[msg_id] = task
+
+        def forget() -> None:
+            self._cancellable.pop(msg_id, None)
+
+        return forget
+
+    def cancel_in_flight(self) -> None:
+        """Cancel every request still running (at shutdown).
+
+        pygls does the same after our shutdown handler, but iterates its dict of requests while
+        cancelling: a command's future removes itself synchronously and the loop breaks.
+        """
+        current = self.msg_id
+        me = asyncio.current_task()  # the shutdown handler itself runs as one of them
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and future is not me and not future.done():  # type: ignore[comparison-overlap]
+                future.cancel()
+        for task in list(self._cancellable.values()):
+            task.cancel()
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        task = self._cancellable.pop(msg_id, None)
+        if task is not None and not task.done():
+            log.info("request %s cancelled by the client", msg_id)
+            task.cancel()
+
 
 _ANSWERED = object()  # marks a request answered with an error while it was decoded
 
@@ -107,6 +150,9 @@ class AssistServer(LanguageServer):
         )
         self.speed = PromptSpeed()  # measured prompt speed outlives engine rebuilds
         self.engine = self._engine()
+        self.locale: str | None = None  # from initialize: the default language of answers
+        self.chat = self._chat()
+        self.conversation = Conversation()
         self.errors = ErrorReporter(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         # Features that decide at initialize whether to register (capabilities tell the truth).
@@ -119,6 +165,9 @@ class AssistServer(LanguageServer):
 
     def _engine(self) -> CompletionEngine:
         return CompletionEngine(self.backend, self.settings.completion, self.retriever, self.speed)
+
+    def _chat(self) -> ChatEngine:
+        return ChatEngine(self.backend, self.settings.chat, self.retriever, self.locale)
 
     def _index_for(self, path: Path) -> WorkspaceIndex | None:
         """The index of the workspace folder holding `path`, once indexing has opened it."""
@@ -164,6 +213,7 @@ class AssistServer(LanguageServer):
             self.run_background(previous.aclose(), "close-backend")
         if settings.backend != old.backend or settings.completion != old.completion:
             self.engine = self._engine()
+        self.chat = self._chat()  # cheap; also picks up the locale set at initialize
         log.info("settings in effect: %s", settings.as_dict())
         for hook in self.on_settings:
             hook(old, settings)

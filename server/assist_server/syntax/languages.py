@@ -251,3 +251,31 @@ def parse(language: str, source: str) -> tree_sitter.Tree | None:
     if lang is None:
         return None
     return tree_sitter.Parser(lang).parse(source.encode("utf-8", "surrogatepass"))
+
+
+def comment_text(language: str, source: str, limit: int = 4000) -> str:
+    """The text of the file's comments and docstrings (up to `limit` characters), in order.
+
+    Tells what human language the file's authors write in; empty without a grammar.
+    """
+    info = LANGUAGES.get(language)
+    tree = parse(language, source) if info is not None else None
+    if info is None or tree is None:
+        return ""
+    pieces: list[str] = []
+    size = 0
+    stack = [tree.root_node]
+    while stack and size < limit:
+        node = stack.pop()
+        docstring = (
+            node.type == "string"
+            and node.parent is not None
+            and node.parent.type == "expression_statement"
+        )
+        if node.type in info.comment_types or docstring:
+            text = (node.text or b"").decode("utf-8", "replace")
+            pieces.append(text)
+            size += len(text)
+            continue
+        stack.extend(reversed(node.children))
+    return "\n".join(pieces)[:limit]

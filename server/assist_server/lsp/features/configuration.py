@@ -23,6 +23,7 @@ def register(server: AssistServer) -> None:
         server.init_options = dict(options) if isinstance(options, dict) else {}
         if options is not None and not isinstance(options, dict):
             server.errors.message("initializationOptions must be an object; ignored")
+        server.locale = params.locale
         server.apply_settings()
         for hook in server.on_initialize:
             hook(params)
@@ -45,6 +46,7 @@ def register(server: AssistServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: None) -> None:
+        server.protocol.cancel_in_flight()  # type: ignore[attr-defined]
         await server.aclose()
 
 

@@ -11,17 +11,16 @@ import concurrent.futures
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 from pygls.uris import to_fs_path
 
 from assist_server.config import IndexSettings, Settings
 from assist_server.index.indexer import WorkspaceIndex
+from assist_server.lsp.progress import Progress
 from assist_server.lsp.server import AssistServer
 
 log = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ class Indexing:
                     self.server.errors.message(f"the index was rebuilt: {index.store.rebuilt}")
                 self.indexes.append(index)
             for index in self.indexes:
-                summary = await self.run(index.index_all, progress.reporter(), self.cancel)
+                summary = await self.run(index.index_all, progress_reporter(progress), self.cancel)
                 log.info(
                     "indexed %s: %d files, %d changed, %d removed, %d chunks in %.1f s; %s",
                     index.root,
@@ -125,7 +124,10 @@ class Indexing:
                 )
             for index in self.indexes:
                 await self.run(
-                    index.embed_pending, progress.reporter(), self.cancel, self.open_paths(index)
+                    index.embed_pending,
+                    progress_reporter(progress),
+                    self.cancel,
+                    self.open_paths(index),
                 )
                 while index.problems:
                     self.server.errors.message(index.problems.pop(0))
@@ -181,54 +183,16 @@ class Indexing:
         self._debounce[uri] = self.server.run_background(later(), f"reindex {uri}")
 
 
-class Progress:
-    """A `$/progress` work-done sequence, if the client supports one; thread-safe reports."""
+def progress_reporter(progress: Progress) -> Callable[[str, int, int], None]:
+    """A callback for the index worker thread: throttled "N/M files" reports."""
 
-    def __init__(self, server: AssistServer, token: str | None) -> None:
-        self.server = server
-        self.token = token
-        self.loop = asyncio.get_running_loop()
-        self._last = 0.0
+    def report(phase: str, done: int, total: int) -> None:
+        if time.monotonic() - progress.last_report < PROGRESS_EVERY_S and done < total:
+            return
+        unit = "files" if phase == "index" else "chunks embedded"
+        progress.report_threadsafe(f"{done}/{total} {unit}", 100 * done // max(total, 1))
 
-    @classmethod
-    async def open(cls, server: AssistServer, title: str) -> Progress:
-        """Begin a progress sequence (a no-op object for clients without progress support)."""
-        window = server.client_capabilities.window
-        if not (window and window.work_done_progress):
-            return cls(server, None)
-        token = f"assist-index-{uuid.uuid4()}"
-        try:
-            await server.work_done_progress.create_async(token)
-        except JsonRpcException as exc:
-            log.warning("client refused a progress token: %s", exc)
-            return cls(server, None)
-        server.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False)
-        )
-        return cls(server, token)
-
-    def reporter(self) -> Callable[[str, int, int], None]:
-        """A callback for the worker thread: throttled reports, sent from the event loop."""
-
-        def report(phase: str, done: int, total: int) -> None:
-            now = time.monotonic()
-            if self.token is None or (now - self._last < PROGRESS_EVERY_S and done < total):
-                return
-            self._last = now
-            unit = "files" if phase == "index" else "chunks embedded"
-            value = types.WorkDoneProgressReport(
-                message=f"{done}/{total} {unit}", percentage=100 * done // max(total, 1)
-            )
-            self.loop.call_soon_threadsafe(self.server.work_done_progress.report, self.token, value)
-
-        return report
-
-    def close(self, message: str) -> None:
-        """End the sequence."""
-        if self.token is not None:
-            self.server.work_done_progress.end(
-                self.token, types.WorkDoneProgressEnd(message=message)
-            )
+    return report
 
 
 def workspace_roots(server: AssistServer) -> list[Path]:
