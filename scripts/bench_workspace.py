@@ -186,7 +186,7 @@ def _moved(symbols: FileSymbols, path: str) -> FileSymbols:
         tuple(dataclasses.replace(c, path=path) for c in symbols.chunks),
         tuple(dataclasses.replace(d, path=path) for d in symbols.definitions),
         tuple(dataclasses.replace(i, path=path) for i in symbols.imports),
-        tuple(dataclasses.replace(r, path=path) for r in symbols.references),
+        tuple(r._replace(path=path) for r in symbols.references),
     )
 
 

@@ -583,9 +583,10 @@ def _columns(
 def _add_symbols(columns: dict[str, list[Any]], symbols: FileSymbols) -> None:
     """Append one file's definitions, imports and references to the symbols columns."""
     definitions, imports, references = symbols.definitions, symbols.imports, symbols.references
+    names, paths, lines = zip(*references, strict=True) if references else ((), (), ())
     columns["name"] += [d.name for d in definitions]
     columns["name"] += [i.name for i in imports]
-    columns["name"] += [r.name for r in references]
+    columns["name"] += names
     columns["role"] += ["definition"] * len(definitions)
     columns["role"] += ["import"] * len(imports)
     columns["role"] += ["reference"] * len(references)
@@ -597,13 +598,13 @@ def _add_symbols(columns: dict[str, list[Any]], symbols: FileSymbols) -> None:
     columns["module"] += [""] * len(references)
     columns["path"] += [d.path for d in definitions]
     columns["path"] += [i.path for i in imports]
-    columns["path"] += [r.path for r in references]
+    columns["path"] += paths
     columns["line"] += [d.start_line for d in definitions]
     columns["line"] += [i.line for i in imports]
-    columns["line"] += [r.line for r in references]
+    columns["line"] += lines
     columns["end_line"] += [d.end_line for d in definitions]
     columns["end_line"] += [i.line for i in imports]
-    columns["end_line"] += [r.line for r in references]
+    columns["end_line"] += lines
 
 
 def _words(query: str) -> list[str]:

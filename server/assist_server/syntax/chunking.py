@@ -35,10 +35,12 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import cast
 
 import tree_sitter
 
@@ -249,6 +251,7 @@ class _SymbolReader:
         self.info = info
         self.queries = queries
         self.root = tree.root_node
+        self.text = text
         self.source = text.encode("utf-8", "surrogatepass")
         self.attached = frozenset(info.comment_types) | frozenset(info.leading_types)
         self.wrappers = frozenset(info.wrapper_types)
@@ -523,9 +526,13 @@ class _SymbolReader:
     def _references(self, used: list[tree_sitter.Node], bound: set[int]) -> tuple[Reference, ...]:
         """Names used in the file, one per (name, line), without those it binds or imports."""
         starts, ends = self._skipped_spans()
-        stoplist = {name.encode() for name in self.info.not_references}
-        source = self.source
-        found: set[tuple[int, bytes]] = set()
+        # In an ASCII file byte offsets are string offsets: names sliced from the text need
+        # no decoding.
+        source: str | bytes = self.text if self.text.isascii() else self.source
+        stoplist: set[str] | set[bytes] = set(self.info.not_references)
+        if isinstance(source, bytes):
+            stoplist = {name.encode() for name in self.info.not_references}
+        found: set[tuple[int, str | bytes]] = set()
         add = found.add
         for node in used:  # the hottest loop of indexing: one call per node attribute
             start, end = node.byte_range
@@ -538,15 +545,15 @@ class _SymbolReader:
             name = source[start:end]
             if name not in stoplist:
                 add((node.start_point.row, name))
-        path = self.file.path
-        decoded: dict[bytes, str] = {}
-        out: list[Reference] = []
-        for row, name in sorted(found)[:MAX_REFERENCES]:
-            text = decoded.get(name)
-            if text is None:
-                text = decoded[name] = name.decode("utf-8", "replace")
-            out.append(Reference(text, path, row + 1))
-        return tuple(out)
+        ordered = sorted(found)[:MAX_REFERENCES]
+        if isinstance(source, str):
+            names = cast("list[str]", [name for _, name in ordered])
+        else:
+            raw = cast("list[bytes]", [name for _, name in ordered])
+            decoded = {name: name.decode("utf-8", "replace") for name in set(raw)}
+            names = [decoded[name] for name in raw]
+        lines = [row + 1 for row, _ in ordered]
+        return tuple(map(Reference._make, zip(names, itertools.repeat(self.file.path), lines)))
 
     def _skipped_spans(self) -> tuple[list[int], list[int]]:
         starts: list[int] = []
