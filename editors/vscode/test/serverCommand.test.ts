@@ -6,6 +6,7 @@ import {
   isPython,
   missingMessage,
   resolveServer,
+  startFailureMessage,
   serverArgs,
   type FileProbe,
   type ResolveInput,
@@ -181,6 +182,30 @@ describe("helpers", () => {
   it("names the setting and the install command in the message", () => {
     const message = missingMessage("x", "why");
     assert.match(message, /assist\.server\.path is "x"/);
-    assert.match(message, /`pipx install assist-server`/);
+    assert.match(message, /Install the server with: pipx install assist-server\./);
+  });
+});
+
+describe("startFailureMessage", () => {
+  it("asks whether the package is installed for a Python interpreter", () => {
+    const message = startFailureMessage({
+      found: true,
+      command: "/usr/bin/python3",
+      args: ["-m", "assist_server", "--stdio"],
+      python: true,
+    });
+    assert.match(message, /exited while starting/);
+    assert.match(message, /\/usr\/bin\/python3 -m pip install assist-server/);
+    assert.match(message, /pipx install assist-server/);
+  });
+
+  it("names the command line of an executable", () => {
+    const message = startFailureMessage({
+      found: true,
+      command: "/x/assist-server",
+      args: ["--stdio", "--bad"],
+      python: false,
+    });
+    assert.match(message, /started as: \/x\/assist-server --stdio --bad$/);
   });
 });
