@@ -39,7 +39,11 @@ export function chatParams(
   range: Range | undefined,
   workDoneToken: string,
 ): ChatParams {
-  const params: ChatParams = { messages: [{ role: "user", content: question }], uri, workDoneToken };
+  const params: ChatParams = {
+    messages: [{ role: "user", content: question }],
+    uri,
+    workDoneToken,
+  };
   const empty =
     range === undefined ||
     (range.start.line === range.end.line && range.start.character === range.end.character);
@@ -147,7 +151,9 @@ export function chatErrorMessage(error: unknown): string {
   const code =
     typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
   const message =
-    typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string"
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === "string"
       ? (error as { message: string }).message
       : String(error);
   if (code === METHOD_NOT_FOUND) {

@@ -24,7 +24,14 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 
-import { CHAT_METHOD, ChatAnswer, chatErrorMessage, chatMarkdown, chatParams, METHOD_NOT_FOUND } from "./chat";
+import {
+  CHAT_METHOD,
+  ChatAnswer,
+  chatErrorMessage,
+  chatMarkdown,
+  chatParams,
+  METHOD_NOT_FOUND,
+} from "./chat";
 import { COMMANDS } from "./commands";
 import { contextArguments, contextMarkdown, REINDEX, SHOW_CONTEXT } from "./contextReport";
 import { documentSelector, languagesOf } from "./documents";
@@ -201,6 +208,7 @@ class AssistExtension implements vscode.Disposable {
     const decision = this.restarts.closed(Date.now(), this.started);
     if (decision.restart) {
       this.output.warn("The server stopped unexpectedly; starting it again.");
+      this.started = false; // if the new one stops while starting, it is not restarted again
       return { action: CloseAction.Restart, handled: true };
     }
     const resolution = this.resolution;
@@ -313,6 +321,12 @@ class AssistExtension implements vscode.Disposable {
       void this.showMissing(this.resolution.message);
       return undefined;
     }
+    if (this.client !== undefined && this.client.state === State.Starting) {
+      void vscode.window.showInformationMessage(
+        "Assist: the server is starting; try again in a moment.",
+      );
+      return undefined;
+    }
     if (this.client === undefined || this.client.state !== State.Running) {
       void vscode.window
         .showWarningMessage("Assist: the server is not running.", SHOW_OUTPUT, "Restart Server")
@@ -386,7 +400,9 @@ class AssistExtension implements vscode.Disposable {
   async showContext(): Promise<void> {
     const editor = vscode.window.activeTextEditor;
     if (editor === undefined) {
-      void vscode.window.showInformationMessage("Assist: open a file and put the cursor where a completion would go.");
+      void vscode.window.showInformationMessage(
+        "Assist: open a file and put the cursor where a completion would go.",
+      );
       return;
     }
     const client = this.runningClient();
@@ -409,7 +425,9 @@ class AssistExtension implements vscode.Disposable {
       const text = contextMarkdown(report, vscode.workspace.asRelativePath(document.uri), position);
       await this.docs.show(vscode.Uri.from({ scheme: SCHEME, path: "/Assist Context.md" }), text);
     } catch (error) {
-      void vscode.window.showErrorMessage(`Assist: showing the context failed: ${errorText(error)}`);
+      void vscode.window.showErrorMessage(
+        `Assist: showing the context failed: ${errorText(error)}`,
+      );
     }
   }
 
@@ -433,9 +451,16 @@ class AssistExtension implements vscode.Disposable {
       return;
     }
     const document = editor.document;
-    const range = editor.selection.isEmpty ? undefined : client.code2ProtocolConverter.asRange(editor.selection);
+    const range = editor.selection.isEmpty
+      ? undefined
+      : client.code2ProtocolConverter.asRange(editor.selection);
     const token = `assist-chat-${randomUUID()}`;
-    const params = chatParams(question.trim(), client.code2ProtocolConverter.asUri(document.uri), range, token);
+    const params = chatParams(
+      question.trim(),
+      client.code2ProtocolConverter.asUri(document.uri),
+      range,
+      token,
+    );
     const subject = {
       question: question.trim(),
       file: vscode.workspace.asRelativePath(document.uri),
@@ -454,7 +479,11 @@ class AssistExtension implements vscode.Disposable {
     });
     try {
       const result: unknown = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: "Assist: asking the chat model", cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: "Assist: asking the chat model",
+          cancellable: true,
+        },
         (_progress, cancel) => client.sendRequest(CHAT_METHOD, params, cancel),
       );
       answer.finish(result);
@@ -488,7 +517,11 @@ let extension: AssistExtension | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel("Assist", { log: true });
-  const item = vscode.window.createStatusBarItem("assist.status", vscode.StatusBarAlignment.Right, 100);
+  const item = vscode.window.createStatusBarItem(
+    "assist.status",
+    vscode.StatusBarAlignment.Right,
+    100,
+  );
   item.name = "Assist";
   item.command = COMMANDS.showStatus;
   const docs = new VirtualDocuments();

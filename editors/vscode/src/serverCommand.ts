@@ -174,8 +174,7 @@ export function resolveServer(input: ResolveInput): Resolution {
 
 /** The message for a server that exited before it answered `initialize`. */
 export function startFailureMessage(resolution: Resolution): string {
-  const message =
-    "Assist: the server exited while starting; its error is in the Assist output.";
+  const message = "Assist: the server exited while starting; its error is in the Assist output.";
   if (!resolution.found) {
     return message;
   }

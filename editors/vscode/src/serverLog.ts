@@ -13,7 +13,8 @@ export interface LogLine {
   text: string;
 }
 
-const HEAD = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$/;
+const HEAD =
+  /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$/;
 
 const LEVELS: Record<string, LogLevel> = {
   // The user asked for debug lines with -vv: show them at the channel's default level.

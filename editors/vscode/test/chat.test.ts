@@ -33,7 +33,10 @@ describe("chatParams", () => {
 describe("ChatAnswer", () => {
   it("joins the report messages as they stream in", () => {
     const answer = new ChatAnswer();
-    assert.equal(answer.progress({ kind: "begin", title: "assist: chat", message: "thinking" }), false);
+    assert.equal(
+      answer.progress({ kind: "begin", title: "assist: chat", message: "thinking" }),
+      false,
+    );
     assert.equal(answer.progress({ kind: "report", message: "Hel" }), true);
     assert.equal(answer.progress({ kind: "report", message: "lo" }), true);
     assert.equal(answer.progress({ kind: "report", percentage: 50 }), false);
@@ -117,7 +120,10 @@ describe("chatMarkdown", () => {
 
 describe("chatErrorMessage", () => {
   it("explains a server without chat", () => {
-    const message = chatErrorMessage({ code: METHOD_NOT_FOUND, message: "Method Not Found: assist/chat" });
+    const message = chatErrorMessage({
+      code: METHOD_NOT_FOUND,
+      message: "Method Not Found: assist/chat",
+    });
     assert.match(message, /no chat/);
     assert.match(message, /assist\/chat/);
   });

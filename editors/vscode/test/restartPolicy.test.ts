@@ -6,7 +6,10 @@ import { RestartPolicy } from "../src/restartPolicy";
 describe("RestartPolicy", () => {
   it("restarts a few times, then gives up with a message", () => {
     const policy = new RestartPolicy(3, 180_000);
-    assert.deepEqual([0, 1000, 2000].map((t) => policy.closed(t, true).restart), [true, true, true]);
+    assert.deepEqual(
+      [0, 1000, 2000].map((t) => policy.closed(t, true).restart),
+      [true, true, true],
+    );
     const last = policy.closed(3000, true);
     assert.equal(last.restart, false);
     assert.match(last.message ?? "", /stopped 4 times in 3 minutes/);

@@ -93,7 +93,10 @@ describe("resolveServer", () => {
 
   it("expands ~ to the home folder", () => {
     const got = resolveServer(
-      input({ serverPath: "~/.local/bin/assist-server", probe: files("/home/me/.local/bin/assist-server") }),
+      input({
+        serverPath: "~/.local/bin/assist-server",
+        probe: files("/home/me/.local/bin/assist-server"),
+      }),
     );
     assert.ok(got.found);
     assert.equal(got.command, "/home/me/.local/bin/assist-server");
@@ -120,7 +123,10 @@ describe("resolveServer", () => {
       [42, ["--stdio", 3]],
     ] as const) {
       const got = resolveServer(input({ serverPath, serverArgs: args, probe }));
-      assert.deepEqual(got.found && [got.command, got.args], ["/usr/bin/assist-server", ["--stdio"]]);
+      assert.deepEqual(got.found && [got.command, got.args], [
+        "/usr/bin/assist-server",
+        ["--stdio"],
+      ]);
     }
   });
 
@@ -157,7 +163,15 @@ describe("resolveServer", () => {
 
 describe("helpers", () => {
   it("recognises Python interpreters by file name", () => {
-    for (const name of ["python", "python3", "python3.12", "/x/bin/python", "C:\\Py\\python.exe", "pythonw.exe", "pypy3"]) {
+    for (const name of [
+      "python",
+      "python3",
+      "python3.12",
+      "/x/bin/python",
+      "C:\\Py\\python.exe",
+      "pythonw.exe",
+      "pypy3",
+    ]) {
       assert.ok(isPython(name), name);
     }
     for (const name of ["assist-server", "/x/bin/assist-server", "python-lsp", "mypython"]) {

@@ -29,6 +29,9 @@ describe("ServerLog", () => {
   it("counts lines before any log line as errors (the server did not get to log)", () => {
     const log = new ServerLog();
     const got = log.line("/usr/bin/python3: No module named assist_server");
-    assert.deepEqual(got, { level: "error", text: "/usr/bin/python3: No module named assist_server" });
+    assert.deepEqual(got, {
+      level: "error",
+      text: "/usr/bin/python3: No module named assist_server",
+    });
   });
 });
