@@ -451,9 +451,7 @@ class AssistExtension implements vscode.Disposable {
       return;
     }
     const document = editor.document;
-    const range = editor.selection.isEmpty
-      ? undefined
-      : client.code2ProtocolConverter.asRange(editor.selection);
+    const range = client.code2ProtocolConverter.asRange(editor.selection);
     const token = `assist-chat-${randomUUID()}`;
     const params = chatParams(
       question.trim(),

@@ -6,6 +6,7 @@ import {
   chatErrorMessage,
   chatMarkdown,
   chatParams,
+  isEmpty,
   METHOD_NOT_FOUND,
   REQUEST_CANCELLED,
   type ChatSubject,
@@ -23,10 +24,11 @@ describe("chatParams", () => {
     });
   });
 
-  it("leaves out an empty selection", () => {
+  it("sends an empty selection as the cursor's place", () => {
     const empty = { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } };
-    assert.equal("range" in chatParams("q", "u", empty, "t"), false);
-    assert.equal("range" in chatParams("q", "u", undefined, "t"), false);
+    assert.deepEqual(chatParams("q", "u", empty, "t").range, empty);
+    assert.ok(isEmpty(empty));
+    assert.ok(!isEmpty(range));
   });
 });
 
@@ -112,7 +114,8 @@ describe("chatMarkdown", () => {
   it("names the file when nothing is selected, and shows errors", () => {
     const answer = new ChatAnswer();
     answer.fail("Chat cancelled.");
-    const text = chatMarkdown({ ...subject, range: undefined, selection: "" }, answer);
+    const cursor = { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } };
+    const text = chatMarkdown({ ...subject, range: cursor, selection: "" }, answer);
     assert.match(text, /\*\*File:\*\* src\/a\.py/);
     assert.match(text, /> \*\*Error:\*\* Chat cancelled\./);
   });
