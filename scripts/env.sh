@@ -1,6 +1,7 @@
 # Shared set-up for scripts/demo and scripts/test: a venv with the project, llama.cpp and the
 # test model, all cached under ~/.cache/assist-server so that a second run is fast.
-# Source it from bash; it exports VENV, PY, ASSIST_CACHE and ASSIST_TEST_MODEL.
+# Source it from bash; it exports VENV, PY, ASSIST_CACHE and ASSIST_TEST_MODEL, and puts Node 24
+# (with npm) first on PATH.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +48,10 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   "${PIP[@]}" install --quiet -e "$ROOT[dev]"
   echo "$want" >"$stamp"
 fi
+
+# Node 24 and npm from the dev extra, first on PATH, for the VS Code extension.
+source "$ROOT/scripts/node.sh"
+use_wheel_node "$PY"
 
 # llama.cpp through llama-cpp-python: compiled once (~5-7 min on 2 cores), then a cached wheel.
 if ! "$PY" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_VERSION')" 2>/dev/null ||
