@@ -44,11 +44,15 @@ EXTENSION_SETTINGS: dict[str, dict[str, Any]] = {
         '`["--stdio", "-v", "--log-file", "/tmp/assist.log"]` (without `--log-file` its log '
         "goes to the Assist output). A change restarts the server.",
     },
+    # vscode-languageclient 11 traces only while the output channel's log level is Trace; this
+    # setting then picks how much ("off" would mean "messages" there, so it is not offered).
     "assist.trace.server": {
         "type": "string",
-        "enum": ["off", "messages", "verbose"],
-        "default": "off",
-        "description": "Log the LSP messages between VS Code and the server in the Assist output.",
+        "enum": ["messages", "verbose"],
+        "default": "messages",
+        "markdownDescription": "How the Assist output logs the LSP messages between VS Code and "
+        "the server while its log level is Trace (Output view, Assist, gear menu: Set Log Level): "
+        '`"messages"` names each message, `"verbose"` adds its content.',
     },
 }
 

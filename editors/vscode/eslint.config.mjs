@@ -27,8 +27,14 @@ export default defineConfig(
         {
           paths: [
             { name: "vscode", message: "pure module: its tests run without VS Code" },
-            { name: "vscode-languageclient", message: "pure module: its tests run without VS Code" },
-            { name: "vscode-languageclient/node", message: "pure module: its tests run without VS Code" },
+            {
+              name: "vscode-languageclient",
+              message: "pure module: its tests run without VS Code",
+            },
+            {
+              name: "vscode-languageclient/node",
+              message: "pure module: its tests run without VS Code",
+            },
           ],
         },
       ],

@@ -28,25 +28,26 @@ export interface ChatMessage {
 export interface ChatParams {
   messages: ChatMessage[];
   uri: string;
-  range?: Range;
+  range: Range;
   workDoneToken: string;
 }
 
-/** The request's parameters; an empty selection sends no range. */
+/**
+ * The request's parameters. The range is the selection as it is: empty (at the cursor) when
+ * nothing is selected, so the server always gets a place in the document.
+ */
 export function chatParams(
   question: string,
   uri: string,
-  range: Range | undefined,
+  range: Range,
   workDoneToken: string,
 ): ChatParams {
-  const params: ChatParams = { messages: [{ role: "user", content: question }], uri, workDoneToken };
-  const empty =
-    range === undefined ||
-    (range.start.line === range.end.line && range.start.character === range.end.character);
-  if (!empty) {
-    params.range = range;
-  }
-  return params;
+  return { messages: [{ role: "user", content: question }], uri, range, workDoneToken };
+}
+
+/** Whether a range selects nothing. */
+export function isEmpty(range: Range): boolean {
+  return range.start.line === range.end.line && range.start.character === range.end.character;
 }
 
 /** An answer as it streams in: `$/progress` deltas first, the request's result last. */
@@ -117,7 +118,7 @@ function fence(text: string): string {
 /** The chat document: the question, the selection, and the answer so far. */
 export function chatMarkdown(subject: ChatSubject, answer: ChatAnswer): string {
   const lines = ["# Assist chat", "", `**Question:** ${subject.question}`, ""];
-  if (subject.range !== undefined && subject.selection !== "") {
+  if (subject.range !== undefined && !isEmpty(subject.range) && subject.selection !== "") {
     const first = subject.range.start.line + 1;
     const last = subject.range.end.line + 1;
     const where = first === last ? `line ${first}` : `lines ${first}-${last}`;
@@ -147,7 +148,9 @@ export function chatErrorMessage(error: unknown): string {
   const code =
     typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
   const message =
-    typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string"
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === "string"
       ? (error as { message: string }).message
       : String(error);
   if (code === METHOD_NOT_FOUND) {

@@ -10,7 +10,9 @@ export const REINDEX = "assist.reindex";
 
 /** The command's one argument: the cursor as in textDocument/inlineCompletion. */
 export function contextArguments(uri: string, position: Position): unknown[] {
-  return [{ textDocument: { uri }, position: { line: position.line, character: position.character } }];
+  return [
+    { textDocument: { uri }, position: { line: position.line, character: position.character } },
+  ];
 }
 
 interface Snippet {
@@ -27,7 +29,9 @@ function isSnippet(value: unknown): value is Snippet {
     return false;
   }
   const s = value as Record<string, unknown>;
-  return typeof s.path === "string" && typeof s.start_line === "number" && typeof s.end_line === "number";
+  return (
+    typeof s.path === "string" && typeof s.start_line === "number" && typeof s.end_line === "number"
+  );
 }
 
 function cell(value: string | number): string {
@@ -38,7 +42,10 @@ function cell(value: string | number): string {
 export function contextMarkdown(report: unknown, file: string, position: Position): string {
   const where = `${file}, line ${position.line + 1}, column ${position.character + 1}`;
   const lines = ["# Assist context", "", `At ${where}.`, ""];
-  const raw = (typeof report === "object" && report !== null ? report : {}) as Record<string, unknown>;
+  const raw = (typeof report === "object" && report !== null ? report : {}) as Record<
+    string,
+    unknown
+  >;
   if (typeof raw.skipped === "string" && raw.skipped !== "") {
     lines.push(`No completion would be asked here: ${raw.skipped}.`, "");
   }
@@ -52,7 +59,15 @@ export function contextMarkdown(report: unknown, file: string, position: Positio
     lines.push("| file | lines | tier | score | tokens |", "| --- | --- | --- | ---: | ---: |");
     for (const s of snippets) {
       lines.push(
-        `| ${cell(s.path)} | ${s.start_line}-${s.end_line} | ${cell(s.source)} | ${cell(s.score)} | ${cell(s.tokens)} |`,
+        "| " +
+          [
+            cell(s.path),
+            `${s.start_line}-${s.end_line}`,
+            cell(s.source),
+            cell(s.score),
+            cell(s.tokens),
+          ].join(" | ") +
+          " |",
       );
     }
     lines.push("");

@@ -8,6 +8,8 @@
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as readline from "node:readline";
+import type * as stream from "node:stream";
 import * as vscode from "vscode";
 import {
   CloseAction,
@@ -22,12 +24,26 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 
-import { CHAT_METHOD, ChatAnswer, chatErrorMessage, chatMarkdown, chatParams, METHOD_NOT_FOUND } from "./chat";
+import {
+  CHAT_METHOD,
+  ChatAnswer,
+  chatErrorMessage,
+  chatMarkdown,
+  chatParams,
+  METHOD_NOT_FOUND,
+} from "./chat";
 import { COMMANDS } from "./commands";
 import { contextArguments, contextMarkdown, REINDEX, SHOW_CONTEXT } from "./contextReport";
 import { documentSelector, languagesOf } from "./documents";
 import { RestartPolicy } from "./restartPolicy";
-import { INSTALL_COMMAND, resolveServer, type FileProbe, type Resolution } from "./serverCommand";
+import { ServerLog } from "./serverLog";
+import {
+  INSTALL_COMMAND,
+  resolveServer,
+  startFailureMessage,
+  type FileProbe,
+  type Resolution,
+} from "./serverCommand";
 import { configurationAnswers, needsRestart, SECTION, serverSettings } from "./settings";
 import {
   describe,
@@ -59,6 +75,24 @@ const probe: FileProbe = {
   },
 };
 
+function lines(input: stream.Readable, onLine: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on("line", onLine);
+}
+
+/** stdout carries the protocol over stdio; with other transports its lines are info. */
+function pipeLines(input: stream.Readable, output: vscode.LogOutputChannel): void {
+  lines(input, (line) => output.info(line));
+}
+
+/** The server's log, each line at its own level (not all as errors). */
+function pipeServerLog(input: stream.Readable, output: vscode.LogOutputChannel): void {
+  const log = new ServerLog();
+  lines(input, (raw) => {
+    const { level, text } = log.line(raw);
+    output[level](text);
+  });
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -67,6 +101,8 @@ class AssistExtension implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private resolution: Resolution | undefined;
   private clientState: ClientState = "starting";
+  /** Whether the server answered `initialize` since it was last started. */
+  private started = false;
   private status: IndexStatus | undefined;
   private statusProblem: string | undefined;
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
@@ -103,18 +139,19 @@ class AssistExtension implements vscode.Disposable {
     this.resolution = this.resolve();
     if (!this.resolution.found) {
       this.setClientState("missing");
-      this.output.appendLine(this.resolution.message);
+      this.output.error(this.resolution.message);
       void this.showMissing(this.resolution.message);
       return;
     }
     const { command, args } = this.resolution;
-    this.output.appendLine(`Starting ${[command, ...args].join(" ")}`);
+    this.output.info(`Starting ${[command, ...args].join(" ")}`);
     const serverOptions: ServerOptions = { command, args, options: { env: process.env } };
     const manifest = this.context.extension.packageJSON as { activationEvents?: unknown };
     const languages = languagesOf(manifest.activationEvents);
     const clientOptions: LanguageClientOptions = {
       documentSelector: documentSelector(languages),
       outputChannel: this.output,
+      stdioOptions: { stdout: pipeLines, stderr: pipeServerLog },
       synchronize: { configurationSection: SECTION },
       initializationOptions: () => this.initializationOptions(),
       middleware: {
@@ -133,7 +170,7 @@ class AssistExtension implements vscode.Disposable {
         closed: (): CloseHandlerResult => this.closed(),
       },
       initializationFailedHandler: (error) => {
-        this.output.appendLine(`The server failed to initialize: ${errorText(error)}`);
+        this.output.error(`The server failed to initialize: ${errorText(error)}`);
         return false; // starting again would fail the same way
       },
     };
@@ -144,6 +181,7 @@ class AssistExtension implements vscode.Disposable {
         return;
       }
       if (event.newState === State.Running) {
+        this.started = true;
         this.setClientState("running");
         this.pollSoon(0);
       } else if (event.newState === State.Starting) {
@@ -152,12 +190,13 @@ class AssistExtension implements vscode.Disposable {
         this.setClientState("stopped");
       }
     });
+    this.started = false;
     this.setClientState("starting");
     try {
       await client.start();
     } catch (error) {
       // vscode-languageclient has shown the error already; the output has the server's stderr.
-      this.output.appendLine(`The server did not start: ${errorText(error)}`);
+      this.output.error(`The server did not start: ${errorText(error)}`);
       if (this.client === client) {
         this.setClientState("stopped");
       }
@@ -166,16 +205,22 @@ class AssistExtension implements vscode.Disposable {
 
   /** The connection closed without being asked to. */
   private closed(): CloseHandlerResult {
-    const decision = this.restarts.closed(Date.now());
+    const decision = this.restarts.closed(Date.now(), this.started);
     if (decision.restart) {
-      this.output.appendLine("The server stopped unexpectedly; starting it again.");
+      this.output.warn("The server stopped unexpectedly; starting it again.");
+      this.started = false; // if the new one stops while starting, it is not restarted again
       return { action: CloseAction.Restart, handled: true };
     }
-    const message = decision.message ?? "The assist server stopped.";
-    this.output.appendLine(message);
-    void vscode.window.showErrorMessage(message, SHOW_OUTPUT).then((choice) => {
+    const resolution = this.resolution;
+    const message =
+      decision.message ??
+      (resolution === undefined ? "Assist: the server stopped." : startFailureMessage(resolution));
+    this.output.error(message);
+    void vscode.window.showErrorMessage(message, SHOW_OUTPUT, OPEN_SETTINGS).then((choice) => {
       if (choice === SHOW_OUTPUT) {
         this.output.show();
+      } else if (choice === OPEN_SETTINGS) {
+        void vscode.commands.executeCommand("workbench.action.openSettings", "assist.server");
       }
     });
     return { action: CloseAction.DoNotRestart, handled: true };
@@ -189,7 +234,7 @@ class AssistExtension implements vscode.Disposable {
       try {
         await client.dispose(2000);
       } catch (error) {
-        this.output.appendLine(`Stopping the server: ${errorText(error)}`);
+        this.output.warn(`Stopping the server: ${errorText(error)}`);
       }
     }
   }
@@ -276,6 +321,12 @@ class AssistExtension implements vscode.Disposable {
       void this.showMissing(this.resolution.message);
       return undefined;
     }
+    if (this.client !== undefined && this.client.state === State.Starting) {
+      void vscode.window.showInformationMessage(
+        "Assist: the server is starting; try again in a moment.",
+      );
+      return undefined;
+    }
     if (this.client === undefined || this.client.state !== State.Running) {
       void vscode.window
         .showWarningMessage("Assist: the server is not running.", SHOW_OUTPUT, "Restart Server")
@@ -349,7 +400,9 @@ class AssistExtension implements vscode.Disposable {
   async showContext(): Promise<void> {
     const editor = vscode.window.activeTextEditor;
     if (editor === undefined) {
-      void vscode.window.showInformationMessage("Assist: open a file and put the cursor where a completion would go.");
+      void vscode.window.showInformationMessage(
+        "Assist: open a file and put the cursor where a completion would go.",
+      );
       return;
     }
     const client = this.runningClient();
@@ -372,7 +425,9 @@ class AssistExtension implements vscode.Disposable {
       const text = contextMarkdown(report, vscode.workspace.asRelativePath(document.uri), position);
       await this.docs.show(vscode.Uri.from({ scheme: SCHEME, path: "/Assist Context.md" }), text);
     } catch (error) {
-      void vscode.window.showErrorMessage(`Assist: showing the context failed: ${errorText(error)}`);
+      void vscode.window.showErrorMessage(
+        `Assist: showing the context failed: ${errorText(error)}`,
+      );
     }
   }
 
@@ -396,9 +451,14 @@ class AssistExtension implements vscode.Disposable {
       return;
     }
     const document = editor.document;
-    const range = editor.selection.isEmpty ? undefined : client.code2ProtocolConverter.asRange(editor.selection);
+    const range = client.code2ProtocolConverter.asRange(editor.selection);
     const token = `assist-chat-${randomUUID()}`;
-    const params = chatParams(question.trim(), client.code2ProtocolConverter.asUri(document.uri), range, token);
+    const params = chatParams(
+      question.trim(),
+      client.code2ProtocolConverter.asUri(document.uri),
+      range,
+      token,
+    );
     const subject = {
       question: question.trim(),
       file: vscode.workspace.asRelativePath(document.uri),
@@ -417,7 +477,11 @@ class AssistExtension implements vscode.Disposable {
     });
     try {
       const result: unknown = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: "Assist: asking the chat model", cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: "Assist: asking the chat model",
+          cancellable: true,
+        },
         (_progress, cancel) => client.sendRequest(CHAT_METHOD, params, cancel),
       );
       answer.finish(result);
@@ -435,7 +499,7 @@ class AssistExtension implements vscode.Disposable {
 
   async onConfigurationChanged(event: vscode.ConfigurationChangeEvent): Promise<void> {
     if (needsRestart((key) => event.affectsConfiguration(key))) {
-      this.output.appendLine("assist.server settings changed: restarting the server.");
+      this.output.info("Settings the server reads only at start changed: restarting it.");
       await this.restart();
     } else if (event.affectsConfiguration(SECTION) && this.clientState === "running") {
       this.pollSoon(1000); // new index settings start a new pass
@@ -451,7 +515,11 @@ let extension: AssistExtension | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel("Assist", { log: true });
-  const item = vscode.window.createStatusBarItem("assist.status", vscode.StatusBarAlignment.Right, 100);
+  const item = vscode.window.createStatusBarItem(
+    "assist.status",
+    vscode.StatusBarAlignment.Right,
+    100,
+  );
   item.name = "Assist";
   item.command = COMMANDS.showStatus;
   const docs = new VirtualDocuments();

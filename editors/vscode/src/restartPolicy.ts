@@ -1,6 +1,7 @@
 /**
  * Whether to start the server again after it stopped unexpectedly: a few times, then never on
- * its own (a server that cannot start must not be restarted in a loop).
+ * its own; and never when it stopped before it had started (it would fail the same way again,
+ * so a server that cannot start is not restarted in a loop).
  */
 
 export const MAX_RESTARTS = 3;
@@ -8,6 +9,7 @@ export const WINDOW_MS = 3 * 60 * 1000;
 
 export interface RestartDecision {
   restart: boolean;
+  /** Why not, for the user; none when the server stopped while starting (the caller knows why). */
   message?: string;
 }
 
@@ -19,8 +21,14 @@ export class RestartPolicy {
     private readonly windowMs = WINDOW_MS,
   ) {}
 
-  /** The connection closed at `now` (ms) without being asked to: restart or give up? */
-  closed(now: number): RestartDecision {
+  /**
+   * The connection closed at `now` (ms) without being asked to: restart or give up? `started`
+   * says whether the server had answered `initialize` since it was last started.
+   */
+  closed(now: number, started: boolean): RestartDecision {
+    if (!started) {
+      return { restart: false };
+    }
     this.crashes = this.crashes.filter((t) => now - t < this.windowMs);
     this.crashes.push(now);
     if (this.crashes.length <= this.maxRestarts) {

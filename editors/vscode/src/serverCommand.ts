@@ -106,12 +106,13 @@ export function findOnPath(
   return undefined;
 }
 
-/** The message for a server that cannot be started, with the command that installs it. */
+/** The message for a server that cannot be started, with the command that installs it (plain
+ * text: notifications do not render markdown). */
 export function missingMessage(wanted: string, why: string): string {
   return (
     `Assist: ${why} (assist.server.path is "${wanted}"). ` +
-    `Install the server with \`${INSTALL_COMMAND}\`, or set assist.server.path to the ` +
-    "assist-server executable or to a Python interpreter that has it installed."
+    `Install the server with: ${INSTALL_COMMAND}. Or set assist.server.path to the ` +
+    "assist-server executable, or to a Python interpreter that has it installed."
   );
 }
 
@@ -169,4 +170,20 @@ export function resolveServer(input: ResolveInput): Resolution {
     return { found: true, command, args: ["-m", "assist_server", ...args], python: true };
   }
   return { found: true, command, args, python: false };
+}
+
+/** The message for a server that exited before it answered `initialize`. */
+export function startFailureMessage(resolution: Resolution): string {
+  const message = "Assist: the server exited while starting; its error is in the Assist output.";
+  if (!resolution.found) {
+    return message;
+  }
+  if (resolution.python) {
+    return (
+      `${message} assist.server.path is the Python interpreter ${resolution.command}: is ` +
+      `assist-server installed for it (${resolution.command} -m pip install assist-server)? ` +
+      `Or install it with ${INSTALL_COMMAND} and leave assist.server.path at its default.`
+    );
+  }
+  return `${message} It was started as: ${[resolution.command, ...resolution.args].join(" ")}`;
 }

@@ -40,7 +40,7 @@ export function toJson(value: unknown): Json | undefined {
   return undefined; // functions, undefined, symbols
 }
 
-/** The first part of a settings key, with a leading "assist." removed ("server.path" -> "server"). */
+/** The first part of a settings key without a leading "assist." ("server.path" -> "server"). */
 function group(key: string): string {
   const bare = key.startsWith(SECTION + ".") ? key.slice(SECTION.length + 1) : key;
   return bare.split(".")[0];

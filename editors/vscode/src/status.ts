@@ -55,7 +55,8 @@ function plural(n: number, word: string): string {
 
 /** "42 files, 310 chunks, 120 embedded". */
 export function counts(status: IndexStatus): string {
-  return `${plural(status.files, "file")}, ${plural(status.chunks, "chunk")}, ${status.embedded.toLocaleString("en-US")} embedded`;
+  const embedded = `${status.embedded.toLocaleString("en-US")} embedded`;
+  return `${plural(status.files, "file")}, ${plural(status.chunks, "chunk")}, ${embedded}`;
 }
 
 /** One line for people: "ready: 42 files, 310 chunks, 310 embedded". */
@@ -93,7 +94,11 @@ export function statusView(
     };
   }
   if (client === "starting") {
-    return { text: "$(sync~spin) Assist", tooltip: "Starting assist-server...", severity: "normal" };
+    return {
+      text: "$(sync~spin) Assist",
+      tooltip: "Starting assist-server...",
+      severity: "normal",
+    };
   }
   if (problem !== undefined) {
     return {
@@ -133,7 +138,9 @@ export function statusView(
     case "error":
       return {
         text: "$(error) Assist: index error",
-        tooltip: `Indexing failed: ${status.lastError ?? "see the Assist output"}. Completions work without cross-file context.\n${CLICK}`,
+        tooltip:
+          `Indexing failed: ${status.lastError ?? "see the Assist output"}. ` +
+          `Completions work without cross-file context.\n${CLICK}`,
         severity: "error",
       };
     default:

@@ -6,6 +6,7 @@ import {
   chatErrorMessage,
   chatMarkdown,
   chatParams,
+  isEmpty,
   METHOD_NOT_FOUND,
   REQUEST_CANCELLED,
   type ChatSubject,
@@ -23,17 +24,21 @@ describe("chatParams", () => {
     });
   });
 
-  it("leaves out an empty selection", () => {
+  it("sends an empty selection as the cursor's place", () => {
     const empty = { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } };
-    assert.equal("range" in chatParams("q", "u", empty, "t"), false);
-    assert.equal("range" in chatParams("q", "u", undefined, "t"), false);
+    assert.deepEqual(chatParams("q", "u", empty, "t").range, empty);
+    assert.ok(isEmpty(empty));
+    assert.ok(!isEmpty(range));
   });
 });
 
 describe("ChatAnswer", () => {
   it("joins the report messages as they stream in", () => {
     const answer = new ChatAnswer();
-    assert.equal(answer.progress({ kind: "begin", title: "assist: chat", message: "thinking" }), false);
+    assert.equal(
+      answer.progress({ kind: "begin", title: "assist: chat", message: "thinking" }),
+      false,
+    );
     assert.equal(answer.progress({ kind: "report", message: "Hel" }), true);
     assert.equal(answer.progress({ kind: "report", message: "lo" }), true);
     assert.equal(answer.progress({ kind: "report", percentage: 50 }), false);
@@ -109,7 +114,8 @@ describe("chatMarkdown", () => {
   it("names the file when nothing is selected, and shows errors", () => {
     const answer = new ChatAnswer();
     answer.fail("Chat cancelled.");
-    const text = chatMarkdown({ ...subject, range: undefined, selection: "" }, answer);
+    const cursor = { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } };
+    const text = chatMarkdown({ ...subject, range: cursor, selection: "" }, answer);
     assert.match(text, /\*\*File:\*\* src\/a\.py/);
     assert.match(text, /> \*\*Error:\*\* Chat cancelled\./);
   });
@@ -117,7 +123,10 @@ describe("chatMarkdown", () => {
 
 describe("chatErrorMessage", () => {
   it("explains a server without chat", () => {
-    const message = chatErrorMessage({ code: METHOD_NOT_FOUND, message: "Method Not Found: assist/chat" });
+    const message = chatErrorMessage({
+      code: METHOD_NOT_FOUND,
+      message: "Method Not Found: assist/chat",
+    });
     assert.match(message, /no chat/);
     assert.match(message, /assist\/chat/);
   });

@@ -14,7 +14,14 @@ describe("contextArguments", () => {
 describe("contextMarkdown", () => {
   const report = {
     snippets: [
-      { path: "shop/money.py", start_line: 3, end_line: 14, source: "usage", score: 0.5, tokens: 80 },
+      {
+        path: "shop/money.py",
+        start_line: 3,
+        end_line: 14,
+        source: "usage",
+        score: 0.5,
+        tokens: 80,
+      },
       { path: "a|b.py", start_line: 1, end_line: 2, source: "lexical", score: 0.1, tokens: 9 },
     ],
     prompt_tokens: 412,
@@ -40,7 +47,10 @@ describe("contextMarkdown", () => {
   });
 
   it("says when no other file contributes", () => {
-    const text = contextMarkdown({ snippets: [], prompt_tokens: 50 }, "a.py", { line: 0, character: 0 });
+    const text = contextMarkdown({ snippets: [], prompt_tokens: 50 }, "a.py", {
+      line: 0,
+      character: 0,
+    });
     assert.match(text, /No code from other files/);
   });
 

@@ -34,7 +34,7 @@ describe("package.json", () => {
     const properties = manifest.contributes.configuration.properties;
     assert.equal(properties["assist.server.path"]?.default, "assist-server");
     assert.deepEqual(properties["assist.server.args"]?.default, ["--stdio"]);
-    assert.equal(properties["assist.trace.server"]?.default, "off");
+    assert.equal(properties["assist.trace.server"]?.default, "messages");
   });
 
   it("serves the languages it activates on, on disk and untitled", () => {

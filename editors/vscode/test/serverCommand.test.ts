@@ -6,6 +6,7 @@ import {
   isPython,
   missingMessage,
   resolveServer,
+  startFailureMessage,
   serverArgs,
   type FileProbe,
   type ResolveInput,
@@ -92,7 +93,10 @@ describe("resolveServer", () => {
 
   it("expands ~ to the home folder", () => {
     const got = resolveServer(
-      input({ serverPath: "~/.local/bin/assist-server", probe: files("/home/me/.local/bin/assist-server") }),
+      input({
+        serverPath: "~/.local/bin/assist-server",
+        probe: files("/home/me/.local/bin/assist-server"),
+      }),
     );
     assert.ok(got.found);
     assert.equal(got.command, "/home/me/.local/bin/assist-server");
@@ -119,7 +123,10 @@ describe("resolveServer", () => {
       [42, ["--stdio", 3]],
     ] as const) {
       const got = resolveServer(input({ serverPath, serverArgs: args, probe }));
-      assert.deepEqual(got.found && [got.command, got.args], ["/usr/bin/assist-server", ["--stdio"]]);
+      assert.deepEqual(got.found && [got.command, got.args], [
+        "/usr/bin/assist-server",
+        ["--stdio"],
+      ]);
     }
   });
 
@@ -156,7 +163,15 @@ describe("resolveServer", () => {
 
 describe("helpers", () => {
   it("recognises Python interpreters by file name", () => {
-    for (const name of ["python", "python3", "python3.12", "/x/bin/python", "C:\\Py\\python.exe", "pythonw.exe", "pypy3"]) {
+    for (const name of [
+      "python",
+      "python3",
+      "python3.12",
+      "/x/bin/python",
+      "C:\\Py\\python.exe",
+      "pythonw.exe",
+      "pypy3",
+    ]) {
       assert.ok(isPython(name), name);
     }
     for (const name of ["assist-server", "/x/bin/assist-server", "python-lsp", "mypython"]) {
@@ -181,6 +196,30 @@ describe("helpers", () => {
   it("names the setting and the install command in the message", () => {
     const message = missingMessage("x", "why");
     assert.match(message, /assist\.server\.path is "x"/);
-    assert.match(message, /`pipx install assist-server`/);
+    assert.match(message, /Install the server with: pipx install assist-server\./);
+  });
+});
+
+describe("startFailureMessage", () => {
+  it("asks whether the package is installed for a Python interpreter", () => {
+    const message = startFailureMessage({
+      found: true,
+      command: "/usr/bin/python3",
+      args: ["-m", "assist_server", "--stdio"],
+      python: true,
+    });
+    assert.match(message, /exited while starting/);
+    assert.match(message, /\/usr\/bin\/python3 -m pip install assist-server/);
+    assert.match(message, /pipx install assist-server/);
+  });
+
+  it("names the command line of an executable", () => {
+    const message = startFailureMessage({
+      found: true,
+      command: "/x/assist-server",
+      args: ["--stdio", "--bad"],
+      python: false,
+    });
+    assert.match(message, /started as: \/x\/assist-server --stdio --bad$/);
   });
 });

@@ -11,7 +11,13 @@ import {
   type IndexStatus,
 } from "../src/status";
 
-const ready: IndexStatus = { state: "ready", files: 42, chunks: 310, embedded: 310, lastError: null };
+const ready: IndexStatus = {
+  state: "ready",
+  files: 42,
+  chunks: 310,
+  embedded: 310,
+  lastError: null,
+};
 
 describe("parseStatus", () => {
   it("reads the server's answer", () => {
@@ -51,7 +57,11 @@ describe("statusView", () => {
   });
 
   it("shows an index error in the item and its message in the tooltip", () => {
-    const view = statusView("running", { ...ready, state: "error", lastError: "OSError: disk full" });
+    const view = statusView("running", {
+      ...ready,
+      state: "error",
+      lastError: "OSError: disk full",
+    });
     assert.equal(view.text, "$(error) Assist: index error");
     assert.match(view.tooltip, /OSError: disk full/);
     assert.equal(view.severity, "error");
@@ -86,8 +96,14 @@ describe("statusView", () => {
   it("counts in words", () => {
     const one = { state: "ready", files: 1, chunks: 1, embedded: 1, lastError: null };
     assert.equal(describeStatus(one), "ready: 1 file, 1 chunk, 1 embedded");
-    assert.equal(describeStatus({ ...ready, files: 12345 }), "ready: 12,345 files, 310 chunks, 310 embedded");
-    assert.match(describeStatus({ ...ready, state: "error", lastError: "boom" }), /indexing failed: boom/);
+    assert.equal(
+      describeStatus({ ...ready, files: 12345 }),
+      "ready: 12,345 files, 310 chunks, 310 embedded",
+    );
+    assert.match(
+      describeStatus({ ...ready, state: "error", lastError: "boom" }),
+      /indexing failed: boom/,
+    );
   });
 });
 
