@@ -43,7 +43,8 @@ COMPLETION_LINE = re.compile(
     r"total_ms=(?P<total_ms>[\d.]+)"
 )
 TEXT_LINE = re.compile(r"completion id=(?P<id>\S+) text=(?P<text>.*)$")
-LOG_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) \w+ assist_server")
+# The output channel's own time at the head of each line (when the extension got the line).
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[.,](\d{3})")
 
 
 @dataclass(frozen=True)
