@@ -8,6 +8,7 @@ and the status bar the way a person sees them.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -19,19 +20,23 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from playwright.sync_api import Browser, Page, Playwright
+import platformdirs
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llama_stack import free_port  # noqa: E402  (a sibling script)
+from llama_stack import MODEL_ALIAS, free_port  # noqa: E402  (a sibling script)
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
+STATUS_ITEM = '.statusbar-item[id$=".assist.status"]'
 CODE_SERVER_VERSION = "4.139.1"
 # Chromium as root, offline: no sandbox, no GPU, and none of its own network chatter (which this
 # machine's closed network would refuse, many connections at a time).
@@ -47,8 +52,10 @@ CHROMIUM_FLAGS = [
 # What a person who installed only assist would see, and what keeps the test deterministic: no
 # suggest widget (it would take Tab from the ghost text), no AI chat panel, no welcome pages.
 BASE_SETTINGS: dict[str, Any] = {
-    # Quick suggestions stay on: VS Code only asks for inline completions while typing where
-    # they are on. Nothing feeds the suggest widget instead (no words, no snippets).
+    # VS Code 1.139's default for quick suggestions in code ("offWhenInlineCompletions") waits
+    # 750 ms for inline suggestions while a word is typed, then cancels them to open the
+    # suggest widget: a CPU model is slower than that. Off, the ghost text gets every keystroke.
+    "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
     "editor.wordBasedSuggestions": "off",
     "editor.snippetSuggestions": "none",
     "editor.suggest.showWords": False,
@@ -536,3 +543,113 @@ def copy_workspace(source: Path, target: Path) -> Path:
         shutil.rmtree(target)
     shutil.copytree(source, target)
     return target
+
+
+def assist_settings(llama_url: str) -> dict[str, Any]:
+    """User settings for the real model server and this checkout's server.
+
+    The server logs each completion and its text (-vv) to the Assist output channel.
+    """
+    return {
+        "assist.server.path": sys.executable,  # a Python interpreter: `-m assist_server` runs
+        "assist.server.args": ["--stdio", "-vv"],
+        "assist.backend.kind": "openai",
+        "assist.backend.url": llama_url,
+        "assist.backend.timeoutMs": 60000,
+        "assist.completion.model": MODEL_ALIAS,
+        "assist.completion.fimTemplate": "qwen",
+        "assist.chat.model": MODEL_ALIAS,
+    }
+
+
+@contextmanager
+def open_vscode(
+    base: Path, stack: EditorStack, vsix: Path, settings: dict[str, Any], source: Path = FIXTURE
+) -> Iterator[tuple[CodeServer, Workbench, Path]]:
+    """code-server with the extension installed, Chromium open on a copy of `source`.
+
+    The language server is this checkout's (PYTHONPATH). Its caches stay in the scratch HOME
+    under `base`, except the converted embedding models, shared with the user's cache (keyed by
+    everything they depend on) so that each session does not convert them again.
+    """
+    home = base / "home"
+    models = Path(platformdirs.user_cache_dir("assist-server")) / "embedding-models"
+    models.mkdir(parents=True, exist_ok=True)
+    (home / ".cache" / "assist-server").mkdir(parents=True, exist_ok=True)
+    link = home / ".cache" / "assist-server" / "embedding-models"
+    if not link.is_symlink():
+        link.symlink_to(models)
+    code = CodeServer(home, stack, env={"PYTHONPATH": str(ROOT / "server")})
+    workspace = copy_workspace(source, base / "workspace")
+    code.install_extension(vsix)
+    code.write_settings(settings)
+    with code, sync_playwright() as playwright:
+        browser = launch_chromium(playwright, stack)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            workbench = Workbench(page)
+            workbench.open(code.url(workspace))
+            yield code, workbench, workspace
+        finally:
+            browser.close()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One answered completion request, from the server's log."""
+
+    id: str
+    source: str
+    total_ms: float
+    text: str
+    logged_at: float  # epoch seconds: the output channel's time of the line
+
+
+# One line per completion (-v) and its text (-vv, a Python repr on one line), as the server logs
+# them to stderr, which the extension writes to its "Assist" output channel.
+COMPLETION_LINE = re.compile(
+    r"completion id=(?P<id>\S+) source=(?P<source>\S+) .*? chars=(?P<chars>\d+) .*?"
+    r"total_ms=(?P<total_ms>[\d.]+)"
+)
+TEXT_LINE = re.compile(r"completion id=(?P<id>\S+) text=(?P<text>.*)$")
+DROPPED_LINE = re.compile(r"completion id=(?P<id>\S+) (?:cancelled by the client|superseded)")
+# The output channel's own time at the head of each line (when the extension got the line).
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[.,](\d{3})")
+
+
+def line_time(line: str) -> float:
+    """Epoch seconds of an output channel line, 0.0 without a time."""
+    stamp = LOG_TIME.search(line)
+    if not stamp:
+        return 0.0
+    return time.mktime(time.strptime(stamp[1], "%Y-%m-%d %H:%M:%S")) + int(stamp[2]) / 1000
+
+
+def completions_in(log: str) -> list[Completion]:
+    """The completions answered in a piece of the server's log, in order."""
+    texts: dict[str, str] = {}
+    found: list[tuple[str, str, float, float]] = []
+    for line in log.splitlines():
+        if match := TEXT_LINE.search(line):
+            texts[match["id"]] = ast.literal_eval(match["text"].strip())
+        elif match := COMPLETION_LINE.search(line):
+            found.append((match["id"], match["source"], float(match["total_ms"]), line_time(line)))
+    return [Completion(i, s, ms, texts.get(i, ""), at) for i, s, ms, at in found]
+
+
+def dropped_in(log: str) -> list[float]:
+    """Times of the requests the client cancelled or a newer one superseded."""
+    return [line_time(line) for line in log.splitlines() if DROPPED_LINE.search(line)]
+
+
+def wait_for_index_ready(workbench: Workbench, timeout: float = 300.0) -> str:
+    """Wait until the Assist status bar item says the index is ready; its label."""
+    page = workbench.page
+    item = page.locator(STATUS_ITEM)
+    item.wait_for(timeout=60_000)
+    deadline = time.monotonic() + timeout
+    while "Index ready" not in (label := item.get_attribute("aria-label") or ""):
+        if time.monotonic() > deadline or "error" in label.lower() or "not found" in label:
+            raise AssertionError(f"the Assist status bar item stayed at {label!r}")
+        page.wait_for_timeout(500)
+    return label
