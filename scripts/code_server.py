@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,7 +32,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llama_stack import MODEL_ALIAS, free_port  # noqa: E402  (a sibling script)
+from llama_stack import MODEL_ALIAS, LlamaServer, free_port  # noqa: E402  (a sibling script)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "workspace"
@@ -653,3 +653,33 @@ def wait_for_index_ready(workbench: Workbench, timeout: float = 300.0) -> str:
             raise AssertionError(f"the Assist status bar item stayed at {label!r}")
         page.wait_for_timeout(500)
     return label
+
+
+@dataclass
+class Editor:
+    """The VS Code of the tests: code-server, the page, the workspace and the model server."""
+
+    code: CodeServer
+    workbench: Workbench
+    workspace: Path
+    llama: LlamaServer
+    screenshots: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def server_log(self) -> str:
+        """The "Assist" output channel so far (the extension's lines and the server's stderr)."""
+        return self.code.output_channel("Assist")
+
+    def completions_since(self, start: int) -> list[Completion]:
+        """Completions the server answered after `start` characters of its log."""
+        return completions_in(self.server_log()[start:])
+
+    def wait_for_log(self, pattern: str, start: int = 0, timeout: float = 60.0) -> str:
+        """Wait until the output channel after `start` matches `pattern`; that part."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.server_log()[start:]
+            if re.search(pattern, text):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"the Assist output has no {pattern!r} after {start} characters")

@@ -1,65 +1,23 @@
 """The extension built from this checkout in a real VS Code (code-server), driven through
 Chromium, against the real llama.cpp server and model.
 
-One code-server, one browser page and one model server serve the whole session: starting
-code-server and loading the workbench costs ~10-15 s on 2 cores, so tests share them and run in
-file order. The language server is this checkout's (PYTHONPATH), started by the extension from
-`assist.server.path` = this interpreter, exactly as a user's settings would.
+One code-server, one browser page and one model server serve all the tests of a module:
+starting code-server and loading the workbench costs ~10-15 s on 2 cores, so tests share them
+and run in file order. The language server is this checkout's (PYTHONPATH), started by the
+extension from `assist.server.path` = this interpreter, exactly as a user's settings would.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from code_server import (
-    CodeServer,
-    Completion,
-    EditorStack,
-    Workbench,
-    assist_settings,
-    build_vsix,
-    completions_in,
-    open_vscode,
-)
+from code_server import Editor, EditorStack, assist_settings, build_vsix, open_vscode
 from llama_stack import LlamaServer
-
-
-@dataclass
-class Editor:
-    """The session's VS Code: code-server, the page, the workspace and the model server."""
-
-    code: CodeServer
-    workbench: Workbench
-    workspace: Path
-    llama: LlamaServer
-    screenshots: Path
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def server_log(self) -> str:
-        """The "Assist" output channel so far (the extension's lines and the server's stderr)."""
-        return self.code.output_channel("Assist")
-
-    def completions_since(self, start: int) -> list[Completion]:
-        """Completions the server answered after `start` characters of its log."""
-        return completions_in(self.server_log()[start:])
-
-    def wait_for_log(self, pattern: str, start: int = 0, timeout: float = 60.0) -> str:
-        """Wait until the output channel after `start` matches `pattern`; that part."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.server_log()[start:]
-            if re.search(pattern, text):
-                return text
-            time.sleep(0.2)
-        raise AssertionError(f"the Assist output has no {pattern!r} after {start} characters")
 
 
 @pytest.fixture(scope="session")
@@ -88,14 +46,18 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def editor(
     tmp_path_factory: pytest.TempPathFactory,
     editor_stack: EditorStack,
     vsix: Path,
     screenshots: Path,
 ) -> Iterator[Editor]:
-    """VS Code with the extension, open on a copy of the fixture workspace."""
+    """VS Code with the extension, open on a copy of the fixture workspace.
+
+    Module scope, not session: Playwright's sync API runs an event loop in the main thread
+    while it is open, and pytest-asyncio cannot run the async tests collected after these.
+    """
     base = tmp_path_factory.mktemp("vscode")
     with LlamaServer(base / "llama.log") as llama:
         settings = assist_settings(llama.url)

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from code_server import STATUS_ITEM, Completion, wait_for_index_ready
-from conftest import Editor
+from code_server import STATUS_ITEM, Completion, Editor, wait_for_index_ready
 
 pytestmark = [pytest.mark.editor, pytest.mark.slow]
 
