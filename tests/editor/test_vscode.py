@@ -127,6 +127,7 @@ def test_add_docstring_from_the_quick_fix_menu_changes_the_buffer(editor: Editor
     path = editor.workspace / "inventory" / "pricing.py"
     path.write_text(FUNCTION_WITHOUT_DOCSTRING, encoding="utf-8")
     workbench.open_file("inventory/pricing.py")
+    wait_for_index_ready(workbench)  # the server answers code actions once it runs
     workbench.go_to(line_number(path, "def discounted"), 5)
 
     page.keyboard.press("Control+.")  # the light bulb's menu: quick fixes and refactorings
@@ -135,19 +136,21 @@ def test_add_docstring_from_the_quick_fix_menu_changes_the_buffer(editor: Editor
     workbench.screenshot(editor.screenshots / "code-action-menu.png")
     action.first.click()
 
-    # With chat.confirmEdits (the default) VS Code previews the edit first: apply it.
-    apply = page.locator(".refactor-preview, .monaco-dialog-box").get_by_role(
-        "button", name="Apply"
+    # With chat.confirmEdits (the default) VS Code shows the edit in its Refactor Preview,
+    # unticked: tick it and apply it, as the user would.
+    preview = page.locator(".part.panel")
+    unticked = preview.locator(
+        '.monaco-list-row[aria-level="1"] .edit-checkbox[aria-checked="false"]'
     )
-    deadline = time.monotonic() + 180
-    while True:
-        text = workbench.editor_text()
-        if '"""' in text.split("def discounted", 1)[1]:
-            break
-        if apply.count():
-            apply.first.click()
+    deadline = time.monotonic() + 240  # the model writes the docstring: seconds to minutes
+    while '"""' not in (text := workbench.editor_text()).split("def discounted", 1)[1]:
         assert time.monotonic() < deadline, f"the buffer did not change:\n{text}"
+        if unticked.count():
+            workbench.screenshot(editor.screenshots / "code-action-preview.png")
+            unticked.first.click()
+            preview.locator("a.monaco-button", has_text="Apply").click()
         page.wait_for_timeout(500)
+    workbench.open_file("inventory/pricing.py")  # the editor has the focus again
     workbench.screenshot(editor.screenshots / "code-action-applied.png")
 
     page.keyboard.press("Control+S")
