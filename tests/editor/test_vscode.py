@@ -104,7 +104,7 @@ def test_ghost_text_accepted_with_tab_saves_exactly_what_the_server_returned(
     ast.parse(saved)  # not required of a model, but this one completes a return expression
 
 
-CODE_ACTIONS_ON_MAIN = False  # chat code actions (assist.runAction) have not landed on main yet
+CODE_ACTIONS_ON_MAIN = True  # chat code actions (assist.runAction) are on main
 
 FUNCTION_WITHOUT_DOCSTRING = '''"""Prices after a discount."""
 
