@@ -19,7 +19,7 @@ from pygls.exceptions import (
 )
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
-from pygls.uris import from_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 
 from assist_server import __version__
 from assist_server.backends import Backend, create_backend
@@ -146,7 +146,7 @@ class AssistServer(LanguageServer):
         self.backend: Backend = create_backend(self.settings.backend)
         self.recent = RecentEdits()
         self.retriever = ContextRetriever(
-            self._index_for, recent=self.recent, files=FileLines(self._buffer_text)
+            self.index_for, recent=self.recent, files=FileLines(self._buffer_text)
         )
         self.speed = PromptSpeed()  # measured prompt speed outlives engine rebuilds
         self.engine = self._engine()
@@ -169,9 +169,18 @@ class AssistServer(LanguageServer):
     def _chat(self) -> ChatEngine:
         return ChatEngine(self.backend, self.settings.chat, self.retriever, self.locale)
 
-    def _index_for(self, path: Path) -> WorkspaceIndex | None:
+    def index_for(self, path: Path) -> WorkspaceIndex | None:
         """The index of the workspace folder holding `path`, once indexing has opened it."""
         return self.indexing.index_for(path) if self.indexing is not None else None
+
+    def document_path(self, uri: str) -> tuple[str | None, str]:
+        """The file behind `uri`, and how prompts name it (relative to its workspace folder)."""
+        path = to_fs_path(uri)
+        if not path:
+            return None, uri
+        index = self.index_for(Path(path))
+        rel = index.relative(Path(path)) if index is not None else None
+        return path, rel or Path(path).name
 
     def _buffer_text(self, path: str) -> str | None:
         """The editor's text of the file at `path` if it is open (it may be ahead of the disk)."""

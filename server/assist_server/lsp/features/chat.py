@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
-from pygls.uris import to_fs_path
 
 from assist_server.backends import BackendError
 from assist_server.engine.chat import Selection
@@ -85,16 +83,14 @@ def _selection(server: AssistServer, params: dict[str, Any]) -> Selection | None
             end = offset_at(text, types.Position(**rng["end"]), encoding)
         except (KeyError, TypeError) as exc:
             raise JsonRpcInvalidParams(f"{CHAT}: range must be an LSP Range: {exc}") from None
-    path = to_fs_path(uri)
-    index = server.indexing.index_for(Path(path)) if server.indexing and path else None
-    rel = index.relative(Path(path)) if index is not None and path else None
+    path, rel = server.document_path(uri)
     return Selection(
         text=text,
         start=min(start, end),
         end=max(start, end),
         language=document.language_id or "",
         path=path,
-        rel_path=rel or (Path(path).name if path else uri),
+        rel_path=rel,
     )
 
 

@@ -206,11 +206,7 @@ class CodeActions:
         if len(text) > MAX_DOCUMENT_CHARS:
             return self._told(spec, "refused", "the document is too large")
         encoding = server.position_encoding
-        path = to_fs_path(call.uri)
-        index = server.indexing.index_for(Path(path)) if server.indexing and path else None
-        rel = (index.relative(Path(path)) if index and path else None) or (
-            Path(path).name if path else call.uri
-        )
+        path, rel = server.document_path(call.uri)
         selection = Selection(
             text=text,
             start=offset_at(text, call.range.start, encoding),
@@ -374,7 +370,7 @@ class CodeActions:
         """Put the tests into the conventional test file, creating it when needed."""
         server = self.server
         path = selection.path
-        index = server.indexing.index_for(Path(path)) if server.indexing and path else None
+        index = server.index_for(Path(path)) if path else None
         root = index.root if index is not None else Path(path).parent if path else None
         if root is None:
             return self._told(spec, "refused", "the document is not a file: no place for tests")
