@@ -1039,14 +1039,20 @@ _PROMPT_EVAL = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens")
 
 @dataclass(frozen=True)
 class Variant:
-    """How a keystroke prompt is laid out: FIM order and most suffix lines (None: as cut)."""
+    """How a keystroke prompt is laid out.
+
+    FIM order, most suffix lines (None: as cut), and whether the cursor line's typed text follows
+    the middle marker (the engine's layout).
+    """
 
     name: str
     order: str
     suffix_lines: int | None
+    line_in_middle: bool = False
 
 
 VARIANTS = (
+    Variant("PSM, cursor line in middle (engine)", "psm", None, line_in_middle=True),
     Variant("PSM, suffix as cut (<= 12 lines)", "psm", None),
     Variant("PSM, suffix cut to 1 line", "psm", 1),
     Variant("PSM, no suffix", "psm", 0),
@@ -1174,9 +1180,8 @@ async def typing_part(
     parsed = parse_settings(options)
     backend = create_backend(parsed.backend)
     engine = CompletionEngine(backend, parsed.completion, retriever)
-    psm = engine.template()
-    assert psm is not None
-    spm = dataclasses.replace(psm, order="spm")
+    template_of_engine = engine.template()
+    assert template_of_engine is not None
     files = workspace_files(workspace.root, args.typing_cursors * 3, args.seed + 2)
     reader = LlamaLog(llama_log)
     measured: list[Typed] = []
@@ -1210,7 +1215,9 @@ async def typing_part(
             repo, rel = index.root.name, label
             log(f"  typing at {label}: {typed!r} ({len(steps[0][1])} snippets)")
             for variant in VARIANTS:
-                template = spm if variant.order == "spm" else psm
+                template = dataclasses.replace(
+                    template_of_engine, order=variant.order, line_in_middle=variant.line_in_middle
+                )
                 plan = [("first", 0), ("repeat", 0)]
                 plan += [("keystroke", k) for k in range(1, len(steps))]
                 plan += [("repeat", len(steps) - 1)]

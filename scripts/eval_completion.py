@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -50,6 +51,7 @@ from assist_server.config import CompletionSettings, parse_settings
 from assist_server.context.retrieval import ContextRetriever, Retrieval
 from assist_server.engine.completion import CompletionEngine
 from assist_server.index.indexer import WorkspaceIndex
+from assist_server.prompts.fim import FimTemplate
 from assist_server.types import CompletionRequest, Snippet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -300,17 +302,28 @@ def completion_settings(url: str) -> tuple[CompletionSettings, Any]:
     return settings.completion, settings.backend
 
 
+class WholePrefixFirst(CompletionEngine):
+    """The engine with the classic PSM layout: the whole prefix before the suffix (--layout)."""
+
+    def template(self) -> FimTemplate | None:
+        """The engine's template with the cursor line kept in the prefix."""
+        template = super().template()
+        return None if template is None else dataclasses.replace(template, line_in_middle=False)
+
+
 async def evaluate(
     cases: Sequence[Case],
     indexes: dict[Path, WorkspaceIndex],
     url: str,
     configs: Sequence[str] = CONFIGS,
+    layout: str = "line",
 ) -> tuple[dict[str, Tally], list[dict[str, Any]]]:
     completion, backend_settings = completion_settings(url)
     backend = create_backend(backend_settings)
     tallies = {name: Tally() for name in configs}
     details: list[dict[str, Any]] = []
     naive = {root: NaiveWindows(index) for root, index in indexes.items()}
+    engine_of = CompletionEngine if layout == "line" else WholePrefixFirst
     try:
         for number, case in enumerate(cases, 1):
             index = indexes[case.root]
@@ -325,11 +338,9 @@ async def evaluate(
                     edited, case.offset, "python", path=str(case.path), document_key=case.label
                 )
                 engines = {
-                    "in-file only": CompletionEngine(backend, completion),
-                    "naive lexical": CompletionEngine(backend, completion, naive[case.root]),
-                    "full pipeline": CompletionEngine(
-                        backend, completion, ContextRetriever.over(index)
-                    ),
+                    "in-file only": engine_of(backend, completion),
+                    "naive lexical": engine_of(backend, completion, naive[case.root]),
+                    "full pipeline": engine_of(backend, completion, ContextRetriever.over(index)),
                 }
                 row: dict[str, Any] = {"case": case.label, "expected": case.expected}
                 for name in configs:
@@ -408,6 +419,13 @@ def main() -> int:
         default=",".join(CONFIGS),
         help="comma-separated subset of: " + ", ".join(CONFIGS) + " (default: all)",
     )
+    parser.add_argument(
+        "--layout",
+        choices=("line", "classic"),
+        default="line",
+        help="PSM prompt layout: the cursor line's text after the middle marker (line, the "
+        "engine's) or the whole prefix before the suffix (classic)",
+    )
     args = parser.parse_args()
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -436,7 +454,8 @@ def main() -> int:
                 index.embed_pending()
             indexes[root] = index
         with LlamaServer(work / "llama.log") as llama:
-            tallies, details = asyncio.run(evaluate(cases, indexes, llama.url, configs))
+            run = evaluate(cases, indexes, llama.url, configs, args.layout)
+            tallies, details = asyncio.run(run)
         meta = {
             "packages": [p.name for p in workspaces],
             "vectors": "off" if args.no_embed else "all-MiniLM-L6-v2",

@@ -19,6 +19,8 @@ class FimTemplate:
     """Markers for one model family.
 
     `order` is "psm" (prefix, suffix, middle) or "spm" (suffix first, as Codestral wants).
+    `line_in_middle` (PSM only) moves the cursor line's text before the cursor after the middle
+    marker, so the prefix ends at a line start: see `render_fim`.
     `repo_header`/`file_header` lay out repository-level context where the family was trained on
     it; otherwise other files are shown as path comments in the prefix.
     """
@@ -31,6 +33,7 @@ class FimTemplate:
     order: str = "psm"
     repo_header: str | None = None  # e.g. "<|repo_name|>{repo}\n"
     file_header: str | None = None  # e.g. "<|file_sep|>{path}\n"
+    line_in_middle: bool = True
 
 
 _QWEN_STOP = (
@@ -212,8 +215,9 @@ def render_fim(
 ) -> str:
     """Render the prompt: repository context (if any) first, then the FIM markers.
 
-    Snippets come first and in the order given, so that consecutive keystrokes share the longest
-    possible prompt prefix and the model server can reuse its KV cache.
+    Snippets come first and in the order given, and (PSM) the cursor line's typed text comes
+    last, after the middle marker, so that consecutive keystrokes share the longest possible
+    prompt prefix and the model server can reuse its KV cache.
     """
     head = ""  # repository-level blocks, placed before the FIM markers
     comments = ""  # other files as path comments, placed inside the prefix
@@ -228,4 +232,20 @@ def render_fim(
         return (
             f"{head}{template.suffix}{suffix}{template.prefix}{comments}{prefix}{template.middle}"
         )
-    return f"{head}{template.prefix}{comments}{prefix}{template.suffix}{suffix}{template.middle}"
+    before, typed = split_cursor_line(prefix) if template.line_in_middle else (prefix, "")
+    return (
+        f"{head}{template.prefix}{comments}{before}{template.suffix}{suffix}"
+        f"{template.middle}{typed}"
+    )
+
+
+def split_cursor_line(prefix: str) -> tuple[str, str]:
+    """The prefix up to the start of the cursor's line, and that line's text before the cursor.
+
+    In PSM order everything after the first changed character is read again by the model
+    server; with the cursor line's text in the middle, the next keystroke changes only the
+    prompt's last tokens and the suffix stays cached. The model sees the middle's beginning, as
+    it does for every token it writes after the first.
+    """
+    cut = prefix.rfind("\n") + 1
+    return prefix[:cut], prefix[cut:]

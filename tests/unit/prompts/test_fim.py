@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from assist_server.config import FIM_FAMILIES, CustomFimTemplate
@@ -12,7 +14,9 @@ from assist_server.prompts.fim import (
 )
 from assist_server.types import Snippet
 
-PREFIX = "def area(r):\n    return "
+HEAD = "def area(r):\n"  # the prefix up to the cursor's line
+TYPED = "    return "  # the cursor line's text before the cursor
+PREFIX = HEAD + TYPED
 SUFFIX = "\n\nprint(area(2))\n"
 
 
@@ -23,14 +27,15 @@ def test_every_config_family_has_a_template() -> None:
 @pytest.mark.parametrize(
     ("family", "expected"),
     [
-        ("qwen", f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"),
-        ("deepseek", f"<｜fim▁begin｜>{PREFIX}<｜fim▁hole｜>{SUFFIX}<｜fim▁end｜>"),
-        ("codellama", f"<PRE> {PREFIX} <SUF>{SUFFIX} <MID>"),
-        ("starcoder", f"<fim_prefix>{PREFIX}<fim_suffix>{SUFFIX}<fim_middle>"),
-        ("starcoder2", f"<fim_prefix>{PREFIX}<fim_suffix>{SUFFIX}<fim_middle>"),
+        # PSM: the cursor line's typed text follows the middle marker.
+        ("qwen", f"<|fim_prefix|>{HEAD}<|fim_suffix|>{SUFFIX}<|fim_middle|>{TYPED}"),
+        ("deepseek", f"<｜fim▁begin｜>{HEAD}<｜fim▁hole｜>{SUFFIX}<｜fim▁end｜>{TYPED}"),
+        ("codellama", f"<PRE> {HEAD} <SUF>{SUFFIX} <MID>{TYPED}"),
+        ("starcoder", f"<fim_prefix>{HEAD}<fim_suffix>{SUFFIX}<fim_middle>{TYPED}"),
+        ("starcoder2", f"<fim_prefix>{HEAD}<fim_suffix>{SUFFIX}<fim_middle>{TYPED}"),
         # Codestral is suffix-prefix-middle: the suffix comes first and there is no middle marker.
         ("codestral", f"[SUFFIX]{SUFFIX}[PREFIX]{PREFIX}"),
-        ("codegemma", f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"),
+        ("codegemma", f"<|fim_prefix|>{HEAD}<|fim_suffix|>{SUFFIX}<|fim_middle|>{TYPED}"),
     ],
 )
 def test_family_renders_its_exact_markers(family: str, expected: str) -> None:
@@ -38,15 +43,44 @@ def test_family_renders_its_exact_markers(family: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("family", FIM_FAMILIES)
-def test_prompt_ends_where_the_model_writes_the_middle(family: str) -> None:
+def test_prompt_ends_with_the_text_right_before_the_cursor(family: str) -> None:
     template = TEMPLATES[family]
     prompt = render_fim(template, PREFIX, SUFFIX)
+    assert prompt.endswith(TYPED)
     if template.order == "spm":
-        assert prompt.endswith(PREFIX)
         assert prompt.index(SUFFIX) < prompt.index(PREFIX)
     else:
-        assert prompt.endswith(template.middle)
-        assert prompt.index(PREFIX) < prompt.index(SUFFIX)
+        assert prompt.endswith(template.middle + TYPED)
+        assert prompt.index(HEAD) < prompt.index(SUFFIX) < prompt.index(TYPED)
+
+
+@pytest.mark.parametrize("family", FIM_FAMILIES)
+def test_the_next_keystroke_changes_only_the_end_of_the_prompt(family: str) -> None:
+    """What the model server has cached (everything before the new character) stays valid."""
+    template = TEMPLATES[family]
+    before = render_fim(template, PREFIX, SUFFIX)
+    after = render_fim(template, PREFIX + "r", SUFFIX)
+    assert after == before + "r"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "head", "typed"),
+    [
+        ("def f():\n    x = ", "def f():\n", "    x = "),
+        ("def f():\n", "def f():\n", ""),  # at a line start nothing moves
+        ("import o", "", "import o"),  # the first line of the file
+        ("", "", ""),
+    ],
+)
+def test_the_cursor_line_moves_to_the_middle(prefix: str, head: str, typed: str) -> None:
+    prompt = render_fim(TEMPLATES["qwen"], prefix, "\n")
+    assert prompt == f"<|fim_prefix|>{head}<|fim_suffix|>\n<|fim_middle|>{typed}"
+
+
+def test_the_classic_layout_keeps_the_whole_prefix_before_the_suffix() -> None:
+    template = dataclasses.replace(TEMPLATES["qwen"], line_in_middle=False)
+    prompt = render_fim(template, PREFIX, SUFFIX)
+    assert prompt == f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"
 
 
 @pytest.mark.parametrize("family", FIM_FAMILIES)
@@ -103,7 +137,7 @@ def test_custom_template_renders_its_markers_and_stops() -> None:
     template = resolve_template(CustomFimTemplate("<A>", "<B>", "<C>", ("<END>",)), "anything")
     assert template is not None
     assert template.stop == ("<END>",)
-    assert render_fim(template, "x = ", "\n") == "<A>x = <B>\n<C>"
+    assert render_fim(template, "y = 1\nx = ", "\n") == "<A>y = 1\n<B>\n<C>x = "
 
 
 def test_custom_template_labels_snippets_with_path_comments() -> None:
@@ -111,7 +145,7 @@ def test_custom_template_labels_snippets_with_path_comments() -> None:
     assert template is not None
     snippet = Snippet("lib/util.py", "X = 1\n", 1, 1, "index")
     prompt = render_fim(template, "x = ", "", language="python", path="m.py", snippets=[snippet])
-    assert prompt == "<A># lib/util.py\nX = 1\n\n# m.py\nx = <B><C>"
+    assert prompt == "<A># lib/util.py\nX = 1\n\n# m.py\n<B><C>x = "
 
 
 SNIPPETS = (
@@ -135,19 +169,19 @@ def test_qwen_puts_repository_context_before_the_fim_markers() -> None:
         "<|file_sep|>inventory/items.py\nclass Item:\n    price: float\n"
         "<|file_sep|>inventory/util.py\ndef fmt(x):\n    return f'{x:.2f}'\n"
         "<|file_sep|>inventory/report.py\n"
-        f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"
+        f"<|fim_prefix|>{HEAD}<|fim_suffix|>{SUFFIX}<|fim_middle|>{TYPED}"
     )
 
 
 def test_qwen_repository_context_defaults_for_repo_and_path() -> None:
     prompt = render_fim(TEMPLATES["qwen"], "a", "b", snippets=SNIPPETS[:1])
     assert prompt.startswith("<|repo_name|>workspace\n<|file_sep|>inventory/items.py\n")
-    assert prompt.endswith("<|file_sep|>untitled\n<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>")
+    assert prompt.endswith("<|file_sep|>untitled\n<|fim_prefix|><|fim_suffix|>b<|fim_middle|>a")
 
 
 def test_qwen_without_snippets_has_no_repository_header() -> None:
     prompt = render_fim(TEMPLATES["qwen"], "a", "b", path="m.py", repo="shop")
-    assert prompt == "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>"
+    assert prompt == "<|fim_prefix|><|fim_suffix|>b<|fim_middle|>a"
 
 
 @pytest.mark.parametrize(
@@ -187,7 +221,7 @@ def test_starcoder2_uses_its_own_repository_format() -> None:
     prompt = render_fim(TEMPLATES["starcoder2"], "a", "b", path="m.py", snippets=SNIPPETS[:1])
     assert prompt == (
         "<repo_name>workspace<file_sep>inventory/items.py\nclass Item:\n    price: float\n"
-        "<file_sep>m.py\n<fim_prefix>a<fim_suffix>b<fim_middle>"
+        "<file_sep>m.py\n<fim_prefix><fim_suffix>b<fim_middle>a"
     )
 
 
@@ -201,13 +235,12 @@ def test_snippets_keep_their_given_order(family: str) -> None:
     assert backward.index("b.py") < backward.index("a.py")
 
 
-def test_same_snippets_give_a_prompt_that_only_differs_after_the_cursor_text() -> None:
-    # Consecutive keystrokes share the whole head of the prompt: the server reuses its KV cache.
+def test_same_snippets_give_a_prompt_that_only_grows_at_the_end_while_typing() -> None:
+    # Consecutive keystrokes share the whole prompt before the new characters, snippets and
+    # suffix included: the server reuses its KV cache.
     one = render_fim(TEMPLATES["qwen"], PREFIX + "3", SUFFIX, path="r.py", snippets=SNIPPETS)
     two = render_fim(TEMPLATES["qwen"], PREFIX + "3.14", SUFFIX, path="r.py", snippets=SNIPPETS)
-    head = render_fim(TEMPLATES["qwen"], PREFIX, "", path="r.py", snippets=SNIPPETS)
-    head = head[: head.index("<|fim_suffix|>")]
-    assert one.startswith(head + "3") and two.startswith(head + "3")
+    assert two == one + ".14"
 
 
 @pytest.mark.parametrize(
