@@ -76,6 +76,23 @@ def editor_env(home: Path) -> dict[str, str]:
     return env
 
 
+def attach(socket: Path, process: subprocess.Popen[bytes], stderr: Path) -> pynvim.Nvim:
+    """Connect to Neovim's socket. The file appears when Neovim binds it, before it listens:
+    a connection refused (or no file yet) is retried until a deadline."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return pynvim.attach("socket", path=str(socket))
+        except OSError:  # FileNotFoundError, ConnectionRefusedError
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"Neovim exited ({process.returncode}): {stderr.read_text()}"
+                ) from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def neovim(cwd: Path, home: Path) -> Iterator[pynvim.Nvim]:
     """A headless Neovim with the plugin on its runtimepath, listening on a socket."""
@@ -92,8 +109,7 @@ def neovim(cwd: Path, home: Path) -> Iterator[pynvim.Nvim]:
         stderr=(home / "nvim.stderr").open("wb"),
     )
     try:
-        wait_until(socket.exists, "Neovim's socket", 30)
-        nvim = pynvim.attach("socket", path=str(socket))
+        nvim = attach(socket, process, home / "nvim.stderr")
         try:
             yield nvim
         finally:
