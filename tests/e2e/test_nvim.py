@@ -114,7 +114,9 @@ def neovim(cwd: Path, home: Path) -> Iterator[pynvim.Nvim]:
             yield nvim
         finally:
             try:
-                nvim.command("qa!")
+                # A notification, not a request: after a failed test Neovim may be waiting at a
+                # prompt, where a request would get no answer (the process is killed below).
+                nvim.command("qa!", async_=True)
             except (EOFError, OSError):  # Neovim closes the socket as it exits
                 pass
             nvim.close()
