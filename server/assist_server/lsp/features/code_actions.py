@@ -202,7 +202,9 @@ class CodeActions:
         document = server.workspace.text_documents.get(call.uri)
         if document is None:
             return self._told(spec, "refused", "the document is not open in the editor")
-        text = document.source
+        # The version of this text: pygls updates the document in place as the user types on
+        # while the model writes, and the edit must say which text its positions are for.
+        text, version = document.source, document.version
         if len(text) > MAX_DOCUMENT_CHARS:
             return self._told(spec, "refused", "the document is too large")
         encoding = server.position_encoding
@@ -252,7 +254,7 @@ class CodeActions:
             reporter.cancel()
         progress.close(outcome.kind)
         server.errors.recovered()
-        return await self.deliver(spec, title, call, document.version, selection, outcome)
+        return await self.deliver(spec, title, call, version, selection, outcome)
 
     def _told(self, spec: ActionSpec, outcome: str, message: str) -> dict[str, Any]:
         """Tell the user why nothing happened, and answer the command likewise."""
