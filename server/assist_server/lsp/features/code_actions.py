@@ -285,6 +285,17 @@ class CodeActions:
         if outcome.kind == "tests":
             return await self.write_tests(spec, call, selection, outcome)
         assert outcome.change is not None
+        now = self.server.workspace.text_documents.get(call.uri)
+        if now is None or now.version != version:
+            # Not every editor checks an edit's version (Neovim skips it for a buffer unchanged
+            # since it was opened; others take plain `changes`): positions computed on the old
+            # text must not land in the new one.
+            return self._told(
+                spec,
+                "refused",
+                "the document changed while the model wrote: nothing was applied; run the "
+                "action again",
+            )
         encoding = self.server.position_encoding
         rng = types.Range(
             position_at(selection.text, outcome.change.start, encoding),
