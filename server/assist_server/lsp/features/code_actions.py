@@ -183,8 +183,12 @@ class CodeActions:
             if spec.per_diagnostic:
                 for diagnostic in params.context.diagnostics:
                     message = diagnostic.message.strip().split("\n")[0]
-                    short = message if len(message) <= 60 else message[:57] + "..."
-                    offer(spec.id, spec.title.format(diagnostics=short), spec.kind, [diagnostic])
+                    offer(
+                        spec.id,
+                        spec.title.format(diagnostics=_short(message)),
+                        spec.kind,
+                        [diagnostic],
+                    )
             else:
                 offer(spec.id, spec.title, spec.kind)
         for custom in server.settings.chat.actions:
@@ -207,17 +211,7 @@ class CodeActions:
         text, version = document.source, document.version
         if len(text) > MAX_DOCUMENT_CHARS:
             return self._told(spec, "refused", "the document is too large")
-        encoding = server.position_encoding
-        path, rel = server.document_path(call.uri)
-        selection = Selection(
-            text=text,
-            start=offset_at(text, call.range.start, encoding),
-            end=offset_at(text, call.range.end, encoding),
-            language=document.language_id or "",
-            path=path,
-            rel_path=rel,
-            diagnostics=call.diagnostics,
-        )
+        selection = server.selection(document, call.range, call.diagnostics)
         if not selection.code.strip():
             return self._told(spec, "refused", "select the code first")
         title = spec.title.format(diagnostics=", ".join(call.diagnostics) or "problem")
@@ -467,6 +461,11 @@ class CodeActions:
         )
 
 
+def _short(text: str, most: int = 60) -> str:
+    """`text` cut to `most` characters, an ellipsis marking the cut."""
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def _separator(current: str) -> str:
     """What goes between a file's text and appended tests: one blank line."""
     if not current.strip():
@@ -491,7 +490,7 @@ async def _report_tail(progress: Progress, streamed: list[str]) -> None:
         seen = len(streamed)
         lines = [line for line in "".join(streamed).split("\n") if line.strip()]
         tail = lines[-1].strip() if lines else ""
-        progress.report(tail if len(tail) <= 60 else tail[:57] + "...")
+        progress.report(_short(tail))
 
 
 KINDS = [KIND_EXPLAIN, KIND_REWRITE, KIND_FIX, KIND_TESTS, KIND_CUSTOM]
