@@ -78,9 +78,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture(autouse=True)
 def picture_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A screenshot of VS Code as the failing test left it (in the screenshots folder)."""
+    """A screenshot of VS Code as the failing test left it (in the screenshots folder), and the
+    end of the Assist output channel in the report: CI keeps the report, not the screenshots."""
     yield
     report = request.node.stash.get(_REPORT, None)
     if report is not None and report.failed and "editor" in request.fixturenames:
         editor: Editor = request.getfixturevalue("editor")
         editor.workbench.screenshot(editor.screenshots / f"failed-{request.node.name}.png")
+        try:
+            log = editor.server_log()
+        except Exception as exc:  # the page may be gone with the failure
+            log = f"(cannot read the Assist output: {exc})"
+        report.sections.append(("Assist output channel (last 6000 characters)", log[-6000:]))

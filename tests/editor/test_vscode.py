@@ -45,6 +45,31 @@ def shown_answer(editor: Editor, start: int) -> Completion:
     return answers[-1]
 
 
+def type_until_ghost_text(editor: Editor, pieces: tuple[str, ...], timeout: float = 120) -> str:
+    """Type the pieces one at a time until ghost text shows; its text.
+
+    The model samples (completion.temperature 0.2) and may answer nothing for a cursor: once the
+    server has answered the keystrokes of a piece with no text, the next piece asks again.
+    """
+    workbench = editor.workbench
+    for piece in pieces:
+        mark = len(editor.server_log())
+        workbench.type(piece)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (text := workbench.ghost_text()).strip():
+                return text
+            answers = editor.completions_since(mark)
+            if answers and not any(a.text for a in answers):
+                workbench.page.wait_for_timeout(1000)  # a later request may still be on its way
+                if len(editor.completions_since(mark)) == len(answers):
+                    break
+            workbench.page.wait_for_timeout(200)
+        else:
+            raise TimeoutError(f"no ghost text within {timeout:.0f} s of typing {piece!r}")
+    raise AssertionError(f"the server answered no text after typing {''.join(pieces)!r}")
+
+
 def test_status_bar_reaches_ready_and_output_holds_server_logs(editor: Editor) -> None:
     page = editor.workbench.page
     editor.workbench.open_file("inventory/items.py")  # the extension starts with a Python file
@@ -195,8 +220,7 @@ def test_model_server_stopped_one_message_then_completions_come_back(editor: Edi
     restarted = len(editor.server_log())
     workbench.type(":")
     page.keyboard.press("Enter")
-    workbench.type("lines.append(")
-    workbench.wait_for_ghost_text(timeout=120)
+    type_until_ghost_text(editor, ("lines.append(", '"', "No", " items"))
     assert shown_answer(editor, restarted).source == "model"
     editor.wait_for_log(r"the model server answers again", start)
     assert not [t for t in workbench.notifications() if re.search(UNREACHABLE, t)]
