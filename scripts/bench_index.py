@@ -69,8 +69,9 @@ from assist_server.index.embed import (
     create_embedder,
 )
 from assist_server.index.indexer import EMBED_BATCH, IndexSummary, WorkspaceIndex
+from assist_server.index.rows import IndexedFile, chunk_id
 from assist_server.index.runtimes import DirectEncoder
-from assist_server.index.store import CLEANUP_SECONDS, IndexedFile, chunk_id
+from assist_server.index.store import CLEANUP_SECONDS
 from assist_server.syntax import chunking
 from assist_server.syntax.chunking import chunk_file
 from assist_server.syntax.languages import grammar, language_id, parse

@@ -31,13 +31,8 @@ from assist_server.index.embed import (
     expected_dimension,
     expected_model_id,
 )
-from assist_server.index.store import (
-    META_FILE,
-    ChunkStore,
-    IndexedFile,
-    StoredChunk,
-    StoreIdentity,
-)
+from assist_server.index.rows import IndexedFile
+from assist_server.index.store import META_FILE, ChunkStore, StoredChunk, StoreIdentity
 from assist_server.index.vectors import VectorMatrix
 from assist_server.syntax import chunking
 from assist_server.syntax.chunking import chunk_file
