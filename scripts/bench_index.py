@@ -1377,12 +1377,20 @@ def main() -> int:
         help="index.workers of the lexical phase (default 0: one per core, as the server); "
         "when processes are used, a pass in this process follows for comparison",
     )
+    parser.add_argument(
+        "--ignore-load",
+        action="store_true",
+        help="start the chunking processes even when other programs keep the cores busy "
+        "(the server uses only the cores the load average leaves idle)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile even if targets are met")
     parser.add_argument("--top", type=int, default=20, help="functions in each cProfile listing")
     parser.add_argument(
         "--json", action="store_true", help="also print the numbers as JSON (table to stderr)"
     )
     args = parser.parse_args()
+    if args.ignore_load:
+        indexer._load = lambda: 0.0
     if args.quick:
         args.chunks, args.rows, args.saves, args.queries = 100, 20_000, 10, 20
     numbers = run(args)
