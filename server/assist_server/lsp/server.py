@@ -26,11 +26,14 @@ from assist_server.backends import Backend, create_backend
 from assist_server.config import Settings, parse_settings
 from assist_server.context.budget import PromptSpeed
 from assist_server.context.retrieval import ContextRetriever, FileLines, RecentEdits
-from assist_server.engine.chat import ChatEngine, Conversation
+from assist_server.engine.chat import ChatEngine, Conversation, Selection
 from assist_server.engine.completion import CompletionEngine
 from assist_server.lsp.errors import ErrorReporter
+from assist_server.lsp.positions import offset_at
 
 if TYPE_CHECKING:
+    from pygls.workspace import TextDocument
+
     from assist_server.index.indexer import WorkspaceIndex
     from assist_server.lsp.features.indexing import Indexing
 
@@ -181,6 +184,18 @@ class AssistServer(LanguageServer):
         index = self.index_for(Path(path))
         rel = index.relative(Path(path)) if index is not None else None
         return path, rel or Path(path).name
+
+    def selection(
+        self, document: TextDocument, rng: types.Range | None, diagnostics: tuple[str, ...] = ()
+    ) -> Selection:
+        """What an action or a chat turn is about: `rng` of an open document (none: its start)."""
+        text = document.source
+        start = end = 0
+        if rng is not None:
+            start = offset_at(text, rng.start, self.position_encoding)
+            end = offset_at(text, rng.end, self.position_encoding)
+        path, rel = self.document_path(document.uri)
+        return Selection(text, start, end, document.language_id or "", path, rel, diagnostics)
 
     def _buffer_text(self, path: str) -> str | None:
         """The editor's text of the file at `path` if it is open (it may be ahead of the disk)."""

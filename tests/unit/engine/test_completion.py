@@ -65,9 +65,9 @@ async def test_model_suggestion_is_cleaned_and_reported() -> None:
     (request,) = backend.requests
     assert request.model == "qwen2.5-coder:1.5b-base"
     assert request.suffix is None  # the template is rendered here, not by the backend
-    # The cursor line's indentation follows the middle marker (see render_fim).
-    assert request.prompt.startswith("<|fim_prefix|>def total(items):\n<|fim_suffix|>")
-    assert request.prompt.endswith("<|fim_middle|>    ")
+    # Indentation alone stays in the prefix (see split_cursor_line).
+    assert request.prompt.startswith("<|fim_prefix|>def total(items):\n    <|fim_suffix|>")
+    assert request.prompt.endswith("<|fim_middle|>")
     assert "<|endoftext|>" in request.stop
 
 
@@ -209,8 +209,8 @@ async def test_custom_template_shapes_the_prompt_and_stops() -> None:
     engine = _engine(backend, replace(SETTINGS, model="my-model", fim_template=template))
     result = await engine.complete(_request(DOCUMENT))
     (request,) = backend.requests
-    assert request.prompt.startswith("<P>def total(items):\n<S>\n\ndef average")
-    assert request.prompt.endswith("<M>    ")
+    assert request.prompt.startswith("<P>def total(items):\n    <S>\n\ndef average")
+    assert request.prompt.endswith("<M>")
     assert request.stop == ("<END>",)
     assert result.text == "return 0"
     assert backend.closed_after == 2

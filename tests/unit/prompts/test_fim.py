@@ -68,6 +68,7 @@ def test_the_next_keystroke_changes_only_the_end_of_the_prompt(family: str) -> N
     [
         ("def f():\n    x = ", "def f():\n", "    x = "),
         ("def f():\n", "def f():\n", ""),  # at a line start nothing moves
+        ("def f():\n    ", "def f():\n    ", ""),  # nor does indentation alone
         ("import o", "", "import o"),  # the first line of the file
         ("", "", ""),
     ],

@@ -479,6 +479,10 @@ function M.setup(opts)
     init_options = init_options(M.config.settings),
     -- Answers workspace/configuration for the section `assist`.
     settings = { assist = as_object(vim.deepcopy(M.config.settings)) },
+    -- Neovim applies documentChanges (it checks their version, and asks before an edit marked
+    -- needsConfirmation) but does not say so: without this the server sends plain `changes`,
+    -- with no version to check and no confirmation (its chat.confirmEdits).
+    capabilities = { workspace = { workspaceEdit = { documentChanges = true } } },
   }
   vim.lsp.enable(NAME)
 end

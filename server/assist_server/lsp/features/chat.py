@@ -20,7 +20,6 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from assist_server.backends import BackendError
 from assist_server.engine.chat import Selection
-from assist_server.lsp.positions import offset_at
 from assist_server.lsp.progress import Progress
 from assist_server.lsp.server import AssistServer
 from assist_server.types import ChatMessage
@@ -74,24 +73,15 @@ def _selection(server: AssistServer, params: dict[str, Any]) -> Selection | None
     document = server.workspace.text_documents.get(uri)
     if document is None:
         return None
-    text = document.source
-    encoding = server.position_encoding
-    start = end = 0
-    if (rng := params.get("range")) is not None:
-        try:
-            start = offset_at(text, types.Position(**rng["start"]), encoding)
-            end = offset_at(text, types.Position(**rng["end"]), encoding)
-        except (KeyError, TypeError) as exc:
-            raise JsonRpcInvalidParams(f"{CHAT}: range must be an LSP Range: {exc}") from None
-    path, rel = server.document_path(uri)
-    return Selection(
-        text=text,
-        start=min(start, end),
-        end=max(start, end),
-        language=document.language_id or "",
-        path=path,
-        rel_path=rel,
-    )
+    if (rng := params.get("range")) is None:
+        return server.selection(document, None)
+    try:
+        start, end = types.Position(**rng["start"]), types.Position(**rng["end"])
+        if (end.line, end.character) < (start.line, start.character):
+            start, end = end, start  # a range selected backwards
+        return server.selection(document, types.Range(start, end))
+    except (KeyError, TypeError) as exc:
+        raise JsonRpcInvalidParams(f"{CHAT}: range must be an LSP Range: {exc}") from None
 
 
 def register(server: AssistServer) -> None:

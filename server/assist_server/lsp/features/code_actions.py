@@ -183,8 +183,12 @@ class CodeActions:
             if spec.per_diagnostic:
                 for diagnostic in params.context.diagnostics:
                     message = diagnostic.message.strip().split("\n")[0]
-                    short = message if len(message) <= 60 else message[:57] + "..."
-                    offer(spec.id, spec.title.format(diagnostics=short), spec.kind, [diagnostic])
+                    offer(
+                        spec.id,
+                        spec.title.format(diagnostics=_short(message)),
+                        spec.kind,
+                        [diagnostic],
+                    )
             else:
                 offer(spec.id, spec.title, spec.kind)
         for custom in server.settings.chat.actions:
@@ -202,20 +206,12 @@ class CodeActions:
         document = server.workspace.text_documents.get(call.uri)
         if document is None:
             return self._told(spec, "refused", "the document is not open in the editor")
-        text = document.source
+        # The version of this text: pygls updates the document in place as the user types on
+        # while the model writes, and the edit must say which text its positions are for.
+        text, version = document.source, document.version
         if len(text) > MAX_DOCUMENT_CHARS:
             return self._told(spec, "refused", "the document is too large")
-        encoding = server.position_encoding
-        path, rel = server.document_path(call.uri)
-        selection = Selection(
-            text=text,
-            start=offset_at(text, call.range.start, encoding),
-            end=offset_at(text, call.range.end, encoding),
-            language=document.language_id or "",
-            path=path,
-            rel_path=rel,
-            diagnostics=call.diagnostics,
-        )
+        selection = server.selection(document, call.range, call.diagnostics)
         if not selection.code.strip():
             return self._told(spec, "refused", "select the code first")
         title = spec.title.format(diagnostics=", ".join(call.diagnostics) or "problem")
@@ -252,7 +248,7 @@ class CodeActions:
             reporter.cancel()
         progress.close(outcome.kind)
         server.errors.recovered()
-        return await self.deliver(spec, title, call, document.version, selection, outcome)
+        return await self.deliver(spec, title, call, version, selection, outcome)
 
     def _told(self, spec: ActionSpec, outcome: str, message: str) -> dict[str, Any]:
         """Tell the user why nothing happened, and answer the command likewise."""
@@ -283,6 +279,17 @@ class CodeActions:
         if outcome.kind == "tests":
             return await self.write_tests(spec, call, selection, outcome)
         assert outcome.change is not None
+        now = self.server.workspace.text_documents.get(call.uri)
+        if now is None or now.version != version:
+            # Not every editor checks an edit's version (Neovim skips it for a buffer unchanged
+            # since it was opened; others take plain `changes`): positions computed on the old
+            # text must not land in the new one.
+            return self._told(
+                spec,
+                "refused",
+                "the document changed while the model wrote: nothing was applied; run the "
+                "action again",
+            )
         encoding = self.server.position_encoding
         rng = types.Range(
             position_at(selection.text, outcome.change.start, encoding),
@@ -454,6 +461,11 @@ class CodeActions:
         )
 
 
+def _short(text: str, most: int = 60) -> str:
+    """`text` cut to `most` characters, an ellipsis marking the cut."""
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def _separator(current: str) -> str:
     """What goes between a file's text and appended tests: one blank line."""
     if not current.strip():
@@ -478,7 +490,7 @@ async def _report_tail(progress: Progress, streamed: list[str]) -> None:
         seen = len(streamed)
         lines = [line for line in "".join(streamed).split("\n") if line.strip()]
         tail = lines[-1].strip() if lines else ""
-        progress.report(tail if len(tail) <= 60 else tail[:57] + "...")
+        progress.report(_short(tail))
 
 
 KINDS = [KIND_EXPLAIN, KIND_REWRITE, KIND_FIX, KIND_TESTS, KIND_CUSTOM]
