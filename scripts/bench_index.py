@@ -59,6 +59,7 @@ import numpy as np
 import tree_sitter
 
 from assist_server.config import IndexSettings, parse_settings
+from assist_server.index import indexer
 from assist_server.index.crawl import CrawlRules, crawl, read_text
 from assist_server.index.embed import (
     MAX_CHARS,
@@ -69,8 +70,9 @@ from assist_server.index.embed import (
     create_embedder,
 )
 from assist_server.index.indexer import EMBED_BATCH, IndexSummary, WorkspaceIndex
+from assist_server.index.rows import IndexedFile, chunk_id
 from assist_server.index.runtimes import DirectEncoder
-from assist_server.index.store import CLEANUP_SECONDS, IndexedFile, chunk_id
+from assist_server.index.store import CLEANUP_SECONDS
 from assist_server.syntax import chunking
 from assist_server.syntax.chunking import chunk_file
 from assist_server.syntax.languages import grammar, language_id, parse
@@ -180,7 +182,7 @@ def instrument(index: WorkspaceIndex, stages: Stages) -> None:
     """Time the index's and its store's steps, and the LanceDB table operations they call."""
     stages.wrap(
         index,
-        ["_read_if_changed", "_chunked", "_write", "refresh_vectors", "embedder"],
+        ["_write", "refresh_vectors", "embedder"],
         "index",
     )
     store = index.store
@@ -189,6 +191,7 @@ def instrument(index: WorkspaceIndex, stages: Stages) -> None:
         [
             "file_fingerprints",
             "replace_files",
+            "replace_rows",
             "touch_files",
             "remove_files",
             "_vectors_by_hash",
@@ -227,10 +230,21 @@ def profiled(enabled: bool, into: dict[str, str], key: str, top: int) -> Iterato
         into[key] = out.getvalue()
 
 
-def settings(embeddings: bool, runtime: str = "auto") -> IndexSettings:
+def settings(embeddings: bool, runtime: str = "auto", workers: int = 0) -> IndexSettings:
     provider = "sentence-transformers" if embeddings else "none"
-    index = {"embeddingProvider": provider, "embeddingModel": MODEL, "embeddingRuntime": runtime}
+    index = {
+        "embeddingProvider": provider,
+        "embeddingModel": MODEL,
+        "embeddingRuntime": runtime,
+        "workers": workers,
+    }
     return parse_settings({"index": index}).index
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (the chunking processes)."""
+    times = os.times()
+    return time.process_time() + times.children_user + times.children_system
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,10 +380,30 @@ def chunk_cpu_breakdown(files: Sequence[tuple[str, str]], runs: int = 3) -> dict
     return best
 
 
+@contextmanager
+def timed_chunking(stages: Stages) -> Iterator[None]:
+    """Time the module functions index_all calls by name while it runs.
+
+    indexer.chunk_task chunks in this process; indexer._result waits for a chunking process.
+    """
+    saved = {name: getattr(indexer, name) for name in ("chunk_task", "_result")}
+    stages.wrap(indexer, list(saved), "indexer")
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(indexer, name, function)
+
+
 def bench_lexical(
-    workspace: Path, stores: Path, profile: bool, top: int, listings: dict[str, str]
+    workspace: Path,
+    stores: Path,
+    profile: bool,
+    top: int,
+    listings: dict[str, str],
+    workers: int = 0,
 ) -> tuple[dict[str, Any], WorkspaceIndex, Stages, Corpus]:
-    config = settings(embeddings=False)
+    config = settings(embeddings=False, workers=workers)
     kept = list(crawl(workspace, CrawlRules.from_settings(config)))
     corpus = Corpus()
     for file in kept:
@@ -408,13 +442,26 @@ def bench_lexical(
     index = WorkspaceIndex(workspace, config, store_path=stores / "lexical")
     instrument(index, stages)
     log(f"index_all on {len(corpus.files)} files ({kept_bytes / MB:.1f} MB)")
-    with profiled(profile, listings, "index_all", top):
-        started, cpu = time.perf_counter(), time.process_time()
+    with profiled(profile, listings, "index_all", top), timed_chunking(stages):
+        started, cpu = time.perf_counter(), cpu_seconds()
         done: IndexSummary = index.index_all()
         index_seconds = time.perf_counter() - started
-        index_cpu = time.process_time() - cpu
+        index_cpu = cpu_seconds() - cpu
     breakdown = stages.snapshot()
     stages.reset()
+    used_workers = done.processes > 1
+    # The same pass chunked in this process (index.workers 1), next to it in the same run.
+    in_process: dict[str, float] = {}
+    if used_workers:
+        single = WorkspaceIndex(
+            workspace, settings(embeddings=False, workers=1), store_path=stores / "one-process"
+        )
+        started, cpu = time.perf_counter(), cpu_seconds()
+        single.index_all()
+        in_process = {
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": cpu_seconds() - cpu,
+        }
     parse_runs.append(parse_all())
     parse_seconds = min(parse_runs)
     started = time.perf_counter()
@@ -453,7 +500,7 @@ def bench_lexical(
             corpus.symbols[rel] = symbols
     repeated = Counter(chunk_id(c) for c in corpus.chunks)
     duplicates = sorted(i for i, n in repeated.items() if n > 1)
-    chunk_seconds = breakdown.get("index._chunked", {}).get("seconds", 0.0)
+    chunk_seconds = breakdown.get("indexer.chunk_task", {}).get("seconds", 0.0)
     chunk_rate = done.bytes / MB / chunk_seconds if chunk_seconds else None
     return (
         {
@@ -472,6 +519,14 @@ def bench_lexical(
             "parse_mb_per_s_code_only": code_bytes / MB / code_parse_seconds,
             "chunk_file_mb_per_s": chunk_rate,
             "ratio": index_rate / parse_rate,
+            "workers": done.processes,
+            "in_process": {
+                **in_process,
+                "mb_per_s": done.bytes / MB / in_process["seconds"],
+                "ratio": done.bytes / MB / in_process["seconds"] / parse_rate,
+            }
+            if in_process
+            else None,
             # CPU seconds of the whole process (LanceDB's threads too): other work on the
             # machine moves them much less than the wall-clock times.
             "cpu_seconds": {"index_all": index_cpu, "parse": min(parse_cpu)},
@@ -1013,7 +1068,11 @@ def table(n: dict[str, Any]) -> str:
         " / ".join(fmt(s, 2) for s in lex["parse_runs_seconds"]),
     )
     row("    (code files only)", fmt(lex["parse_mb_per_s_code_only"], 2))
-    row("  chunk_file alone inside index_all", fmt(lex["chunk_file_mb_per_s"], 2))
+    row(
+        "  chunking processes (1: this process)",
+        str(lex["workers"]),
+    )
+    row("  chunk_task alone inside index_all (in this process)", fmt(lex["chunk_file_mb_per_s"], 2))
     row(
         "  index_all / parse",
         f"{100 * lex['ratio']:.1f} %",
@@ -1021,9 +1080,17 @@ def table(n: dict[str, Any]) -> str:
         lex["ratio"] >= TARGET_INDEX_RATIO,
         True,
     )
+    single = lex["in_process"]
+    if single:
+        row("  index_all chunking in this process (index.workers 1)", fmt(single["mb_per_s"], 2))
+        row("    index_all in this process / parse", f"{100 * single['ratio']:.1f} %")
+        row(
+            "    CPU seconds in this process, all threads",
+            fmt(single["cpu_seconds"], 2),
+        )
     cpu = lex["cpu_seconds"]
     row(
-        "  CPU seconds, index_all (all threads) / parse",
+        "  CPU seconds, index_all (all threads and processes) / parse",
         f"{fmt(cpu['index_all'], 2)} / {fmt(cpu['parse'], 2)}",
     )
     row("    parse / index_all CPU seconds", f"{100 * cpu['parse'] / cpu['index_all']:.1f} %")
@@ -1213,7 +1280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         mark = phase_done("corpus", mark)
 
         lexical, lex_index, lex_stages, corpus = bench_lexical(
-            workspace, stores, args.profile, args.top, listings
+            workspace, stores, args.profile, args.top, listings, args.workers
         )
         numbers["lexical"] = lexical
         mark = phase_done("lexical", mark)
@@ -1303,12 +1370,27 @@ def main() -> int:
         action="store_true",
         help="only the corpus and the lexical indexing phase (no model, about a minute)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="index.workers of the lexical phase (default 0: one per core, as the server); "
+        "when processes are used, a pass in this process follows for comparison",
+    )
+    parser.add_argument(
+        "--ignore-load",
+        action="store_true",
+        help="start the chunking processes even when other programs keep the cores busy "
+        "(the server uses only the cores the load average leaves idle)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile even if targets are met")
     parser.add_argument("--top", type=int, default=20, help="functions in each cProfile listing")
     parser.add_argument(
         "--json", action="store_true", help="also print the numbers as JSON (table to stderr)"
     )
     args = parser.parse_args()
+    if args.ignore_load:
+        indexer._load = lambda: 0.0
     if args.quick:
         args.chunks, args.rows, args.saves, args.queries = 100, 20_000, 10, 20
     numbers = run(args)

@@ -32,7 +32,8 @@ from assist_server.config import IndexSettings, parse_settings
 from assist_server.index.crawl import crawl, read_text
 from assist_server.index.embed import expected_model_id
 from assist_server.index.indexer import CHUNKER_VERSION, WorkspaceIndex
-from assist_server.index.store import STORE_FORMAT, IndexedFile, chunk_id
+from assist_server.index.rows import IndexedFile, chunk_id
+from assist_server.index.store import STORE_FORMAT
 from assist_server.syntax.chunking import chunk_file
 from assist_server.syntax.languages import language_id
 from assist_server.types import FileSymbols

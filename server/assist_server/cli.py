@@ -191,6 +191,7 @@ def _index(args: argparse.Namespace) -> int:
         "mb": round(summary.bytes / 1e6, 3),
         "seconds": round(seconds, 2),
         "chunks_per_second": round(summary.chunks / max(seconds, 1e-9), 1),
+        "chunking_processes": summary.processes,
         "skipped": summary.report.summary(),
     }
     if args.json:

@@ -430,6 +430,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _patterns(allow_negation=False),
         {"type": "array", "items": {"type": "string"}},
     ),
+    SettingSpec(
+        "index.workers",
+        0,
+        "Most processes that read and chunk files while the workspace is indexed: 0 means one "
+        "per CPU core, 1 chunks in the server's own process. Fewer run while other programs "
+        "keep the cores busy; passes with less than 3 MB of changed files, and saved files, "
+        "are chunked in the server's process.",
+        _number(int, 0, 64),
+    ),
 )
 
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
@@ -513,6 +522,7 @@ class IndexSettings:
     exclude: tuple[str, ...]
     max_file_bytes: int
     secret_patterns: tuple[str, ...]
+    workers: int
 
 
 @dataclass(frozen=True)

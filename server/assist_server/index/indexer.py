@@ -2,8 +2,9 @@
 
 All methods here block (tree-sitter, LanceDB, the embedding model): callers run them in worker
 threads. Files are compared by size and mtime first and by content hash only when those changed,
-so a restart re-uses everything that did not change. The lexical index is searchable as soon as
-chunks are stored; embeddings follow in their own pass.
+so a restart re-uses everything that did not change. A pass with enough changed files chunks them
+in worker processes (`index.workers`, index/chunk_workers.py) while this process writes. The
+lexical index is searchable as soon as chunks are stored; embeddings follow in their own pass.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import gc
 import hashlib
 import json
 import logging
+import math
+import os
 import threading
 import time
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Container, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +27,18 @@ from pathlib import Path
 import platformdirs
 
 from assist_server.config import BackendSettings, IndexSettings, parse_settings
+from assist_server.index.chunk_workers import (
+    NOTHING,
+    ChunkedFiles,
+    ChunkTask,
+    ChunkWorkers,
+    Fingerprint,
+    WorkerFailed,
+    WorkersUnavailable,
+    chunk_task,
+    chunked_file,
+    content_hash,
+)
 from assist_server.index.crawl import CrawledFile, CrawlReport, CrawlRules, crawl, read_text
 from assist_server.index.embed import (
     Embedder,
@@ -31,17 +47,9 @@ from assist_server.index.embed import (
     expected_dimension,
     expected_model_id,
 )
-from assist_server.index.store import (
-    META_FILE,
-    ChunkStore,
-    IndexedFile,
-    StoredChunk,
-    StoreIdentity,
-)
+from assist_server.index.store import META_FILE, ChunkStore, StoredChunk, StoreIdentity
 from assist_server.index.vectors import VectorMatrix
 from assist_server.syntax import chunking
-from assist_server.syntax.chunking import chunk_file
-from assist_server.syntax.languages import language_id
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,18 @@ log = logging.getLogger(__name__)
 # rows searchable soon. Whichever limit comes first.
 WRITE_BATCH_FILES = 512
 WRITE_BATCH_BYTES = 2_000_000  # of source text
+# Files per chunking task: the unit handed to a worker process, and the unit between two looks
+# at the cancel flag. Whichever limit comes first.
+TASK_FILES = 64
+TASK_BYTES = 256_000
+# Fewer changed bytes than this are chunked in this process: each worker costs ~0.3 s of CPU to
+# start, and two workers broke even with this process at 2.5-3.5 MB (2 cores, bench corpus).
+WORKERS_MIN_BYTES = 3_000_000
+TASKS_AHEAD_PER_WORKER = 2  # queued per worker: none waits, results held in memory stay few
+# Files a pass leaves out (each one killed or hung a worker on its own) before it chunks the
+# rest in this process.
+MAX_LEFT_OUT = 3
+CANCEL_POLL_S = 0.1
 EMBED_BATCH = 64
 EMBED_WINDOW = 8  # batches fetched at once, to sort by length
 COMPACT_EVERY_WRITES = 50
@@ -86,6 +106,7 @@ class IndexSummary:
     chunks: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    processes: int = 1  # that chunked the files: 1 is the server's own
     report: CrawlReport = field(default_factory=CrawlReport)
 
 
@@ -103,10 +124,6 @@ def _heap_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class WorkspaceIndex:
@@ -231,35 +248,39 @@ class WorkspaceIndex:
         known = self.store.file_fingerprints()
         files = list(crawl(self.root, self.rules, summary.report))
         summary.files = len(files)
-        seen: set[str] = set()
-        batch: list[IndexedFile] = []
-        batch_bytes = 0
+        todo = [(f, known.get(f.rel_path)) for f in files if not _unchanged(f, known)]
+        tasks = _tasks(todo, self.store.identity.dimension)
+        summary.processes = self._processes(tasks)
+        done = len(files) - len(todo)
+        batch: list[ChunkedFiles] = []
         # LanceDB writes run in its own threads without the GIL: one batch is written while
         # the next is chunked. One write at a time keeps memory bounded and rows in order.
-        with ThreadPoolExecutor(1, thread_name_prefix="assist-index-write") as writer:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="assist-index-write") as writer,
+            contextlib.closing(self._chunk(tasks, cancel, summary.processes)) as results,
+        ):
             writing: Future[None] | None = None
-            for done, file in enumerate(files, 1):
-                if cancel is not None and cancel.is_set():
-                    break
-                seen.add(file.rel_path)
-                indexed = self._read_if_changed(file, known.get(file.rel_path))
-                if indexed is not None:
-                    batch.append(indexed)
-                    batch_bytes += indexed.size
-                    summary.changed += 1
-                    summary.chunks += len(indexed.symbols.chunks) if indexed.symbols else 0
-                    summary.bytes += indexed.size
-                if len(batch) >= WRITE_BATCH_FILES or batch_bytes >= WRITE_BATCH_BYTES:
+            for task, result in results:
+                batch.append(result)
+                summary.changed += result.files
+                summary.chunks += result.chunks
+                summary.bytes += result.bytes
+                if (
+                    sum(r.files for r in batch) >= WRITE_BATCH_FILES
+                    or sum(r.bytes for r in batch) >= WRITE_BATCH_BYTES
+                ):
                     if writing is not None:
                         writing.result()
-                    writing = writer.submit(self._write, batch, known)
-                    batch, batch_bytes = [], 0
+                    writing = writer.submit(self._write, ChunkedFiles.concat(batch), known)
+                    batch = []
+                done += len(task.files)
                 if progress is not None:
                     progress("index", done, len(files))
             if writing is not None:
                 writing.result()
-        self._write(batch, known)
+        self._write(ChunkedFiles.concat(batch), known)
         if cancel is None or not cancel.is_set():
+            seen = {f.rel_path for f in files}
             gone = [path for path in known if path not in seen]
             self.store.remove_files(gone)
             self._recount()
@@ -271,34 +292,43 @@ class WorkspaceIndex:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _read_if_changed(
-        self, file: CrawledFile, known: tuple[str, int, int] | None
-    ) -> IndexedFile | None:
-        if known is not None and known[1] == file.mtime_ns and known[2] == file.size:
-            return None  # same size and mtime: unchanged
-        text = read_text(file)
-        if text is None:
-            return None
-        digest = _sha256(text)
-        if known is not None and known[0] == digest:  # touched, not changed: keep its rows
-            return IndexedFile(file.rel_path, digest, file.mtime_ns, file.size, None)
-        return self._chunked(file.rel_path, text, digest, file.mtime_ns, file.size)
+    def _processes(self, tasks: Sequence[ChunkTask]) -> int:
+        """How many processes chunk this pass: 1 is this one, more are worker processes.
 
-    def _chunked(
-        self, rel_path: str, text: str, digest: str, mtime_ns: int, size: int
-    ) -> IndexedFile:
-        symbols = chunk_file(rel_path, text, language_id("", rel_path))
-        return IndexedFile(rel_path, digest, mtime_ns, size, symbols)
+        Up to `index.workers` (0: one per core), and no more than the cores other programs
+        leave idle (1-minute load average, rounded in our favour): with no core to spare,
+        workers add their start-up and hand-over costs and take no less time (2 cores, load
+        4-5: 30 % slower than this process). Small passes stay in this process.
+        """
+        cores = _cores()
+        wanted = self.settings.workers or cores
+        if wanted < 2 or sum(task.bytes for task in tasks) < WORKERS_MIN_BYTES:
+            return 1
+        return max(1, min(wanted, len(tasks), math.ceil(cores - _load())))
 
-    def _write(self, batch: list[IndexedFile], stored: Container[str] | None = None) -> None:
-        changed = [f for f in batch if f.symbols is not None]
-        touched = [f for f in batch if f.symbols is None]
-        if changed:
-            self.store.replace_files(changed, stored=stored)
+    def _chunk(
+        self, tasks: Sequence[ChunkTask], cancel: threading.Event | None, processes: int
+    ) -> Generator[tuple[ChunkTask, ChunkedFiles], None, None]:
+        """Each task with what it found, in order, from `processes` worker processes if > 1."""
+        if processes < 2:
+            for task in tasks:
+                if cancel is not None and cancel.is_set():
+                    return
+                yield task, chunk_task(task)
+            return
+        workers = ChunkWorkers(processes)
+        try:
+            yield from _through_workers(workers, tasks, cancel, processes * TASKS_AHEAD_PER_WORKER)
+        finally:
+            workers.close()
+
+    def _write(self, chunked: ChunkedFiles, stored: Container[str] | None = None) -> None:
+        if chunked.rows is not None:
+            self.store.replace_rows(chunked.rows, stored=stored)
             self._vectors_dirty = True
-        if touched:
-            self.store.touch_files(touched)
-        if changed or touched:
+        if chunked.touched:
+            self.store.touch_files(chunked.touched)
+        if chunked.rows is not None or chunked.touched:
             self._writes += 1
             if self._writes % COMPACT_EVERY_WRITES == 0:
                 self.store.compact()
@@ -320,7 +350,8 @@ class WorkspaceIndex:
             text = read_text(crawled)
             if text is None:
                 return False
-        self._write([self._chunked(rel, text, _sha256(text), crawled.mtime_ns, crawled.size)])
+        indexed = chunked_file(rel, text, content_hash(text), crawled.mtime_ns, crawled.size)
+        self._write(ChunkedFiles.of([indexed], self.store.identity.dimension))
         return True
 
     def remove(self, paths: Sequence[Path]) -> None:
@@ -422,6 +453,119 @@ class WorkspaceIndex:
 
     def _recount(self) -> None:
         self._counts = self.store.counts()
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _load() -> float:
+    """Runnable processes over the last minute (0 where the system does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return 0.0
+
+
+def _unchanged(file: CrawledFile, known: dict[str, Fingerprint]) -> bool:
+    """Whether the store has the file at the same size and mtime (then it is not even read)."""
+    found = known.get(file.rel_path)
+    return found is not None and found[1] == file.mtime_ns and found[2] == file.size
+
+
+def _tasks(
+    files: Sequence[tuple[CrawledFile, Fingerprint | None]], dimension: int
+) -> list[ChunkTask]:
+    """The files in order, in tasks of up to TASK_FILES files or TASK_BYTES bytes."""
+    tasks: list[ChunkTask] = []
+    group: list[tuple[CrawledFile, Fingerprint | None]] = []
+    size = 0
+    for item in files:
+        group.append(item)
+        size += item[0].size
+        if len(group) >= TASK_FILES or size >= TASK_BYTES:
+            tasks.append(ChunkTask(tuple(group), dimension))
+            group, size = [], 0
+    if group:
+        tasks.append(ChunkTask(tuple(group), dimension))
+    return tasks
+
+
+def _through_workers(
+    workers: ChunkWorkers,
+    tasks: Sequence[ChunkTask],
+    cancel: threading.Event | None,
+    ahead: int,
+) -> Iterator[tuple[ChunkTask, ChunkedFiles]]:
+    """Each task with what the workers found, in order.
+
+    A task whose worker failed is tried again one file per worker: a file that fails alone is
+    left out of this pass (its old rows stay; the next pass tries it again), so a file that
+    crashes or hangs tree-sitter costs one file, not the index. When no worker can start, or
+    after MAX_LEFT_OUT such files, the rest is chunked in this process.
+    """
+    pending = deque(tasks)
+    running: deque[tuple[ChunkTask, Future[ChunkedFiles] | None]] = deque()
+    here = False  # chunk the rest in this process
+    left_out = 0
+    while pending or running:
+        if cancel is not None and cancel.is_set():
+            return
+        while not here and pending and len(running) < ahead:
+            task = pending.popleft()
+            running.append((task, workers.submit(task)))
+        task, future = running.popleft() if running else (pending.popleft(), None)
+        if here or future is None:
+            yield task, chunk_task(task)
+            continue
+        try:
+            result = _result(future, cancel)
+        except WorkersUnavailable as exc:
+            log.warning("no chunking process could start (%s): chunking in this process", exc)
+            here = True
+            workers.close()
+            running.appendleft((task, None))
+            continue
+        except WorkerFailed as exc:
+            if len(task.files) > 1:
+                log.warning(
+                    "a chunking process failed on %d files from %s (%s): trying them one by one",
+                    len(task.files),
+                    task.files[0][0].rel_path,
+                    exc,
+                )
+                running.extendleft(reversed([(t, workers.submit(t)) for t in task.split()]))
+                continue
+            left_out += 1
+            log.warning(
+                "chunking %s failed (%s): left out of the index until the next pass",
+                task.files[0][0].rel_path,
+                exc,
+            )
+            if left_out >= MAX_LEFT_OUT:
+                log.warning(
+                    "%d files failed in chunking processes: chunking in this process", left_out
+                )
+                here = True
+                workers.close()
+            result = NOTHING
+        if result is None:  # cancelled
+            return
+        yield task, result
+
+
+def _result(future: Future[ChunkedFiles], cancel: threading.Event | None) -> ChunkedFiles | None:
+    """The task's result, or None as soon as the pass is cancelled."""
+    while True:
+        try:
+            return future.result(timeout=CANCEL_POLL_S)
+        except TimeoutError:
+            if cancel is not None and cancel.is_set():
+                return None
 
 
 def _with_score(chunk: StoredChunk, score: float) -> StoredChunk:

@@ -23,7 +23,13 @@ import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree
 
-from assist_server.types import Chunk, FileSymbols
+from assist_server.index.rows import (
+    FileRows,
+    IndexedFile,
+    file_rows,
+    schemas,
+    with_vectors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +57,6 @@ class StoreIdentity:
             "embedding_model": self.embedding_model,
             "dimension": self.dimension,
         }
-
-
-@dataclass(frozen=True)
-class IndexedFile:
-    """One file's worth of rows: its fingerprint and what the chunker found in it."""
-
-    rel_path: str
-    content_hash: str
-    mtime_ns: int
-    size: int
-    symbols: FileSymbols | None  # None: content unchanged, only the fingerprint moves
 
 
 @dataclass(frozen=True)
@@ -104,17 +99,6 @@ def chunk_location(row_id: str) -> tuple[str, int, int]:
     return path, int(start), int(end)
 
 
-def chunk_id(chunk: Chunk) -> str:
-    """A stable row id: the same chunk text at the same place keeps its id (and embedding).
-
-    The kind is part of it: a class skeleton's piece and a one-line method can share lines and
-    text.
-    """
-    return (
-        f"{chunk.path}:{chunk.start_line}-{chunk.end_line}:{chunk.kind}:{chunk.content_hash[:16]}"
-    )
-
-
 class ChunkStore:
     """LanceDB tables `chunks`, `files` and `symbols` under one folder."""
 
@@ -128,43 +112,7 @@ class ChunkStore:
     # --- opening, identity and recovery -------------------------------------------------
 
     def _schemas(self) -> dict[str, pa.Schema]:
-        vector = pa.list_(pa.float32(), self.identity.dimension)
-        return {
-            "chunks": pa.schema(
-                [
-                    pa.field("id", pa.string()),
-                    pa.field("path", pa.string()),
-                    pa.field("language", pa.string()),
-                    pa.field("symbol", pa.string()),
-                    pa.field("kind", pa.string()),
-                    pa.field("start_line", pa.int32()),
-                    pa.field("end_line", pa.int32()),
-                    pa.field("text", pa.string()),
-                    pa.field("content_hash", pa.string()),
-                    pa.field("vector", vector, nullable=True),
-                ]
-            ),
-            "files": pa.schema(
-                [
-                    pa.field("path", pa.string()),
-                    pa.field("content_hash", pa.string()),
-                    pa.field("mtime_ns", pa.int64()),
-                    pa.field("size", pa.int64()),
-                    pa.field("chunks", pa.int32()),
-                ]
-            ),
-            "symbols": pa.schema(
-                [
-                    pa.field("name", pa.string()),
-                    pa.field("role", pa.string()),  # "definition" | "import" | "reference"
-                    pa.field("kind", pa.string()),
-                    pa.field("module", pa.string()),
-                    pa.field("path", pa.string()),
-                    pa.field("line", pa.int32()),
-                    pa.field("end_line", pa.int32()),
-                ]
-            ),
-        }
+        return schemas(self.identity.dimension)
 
     def _open(self) -> None:
         meta = self.path / META_FILE
@@ -245,26 +193,28 @@ class ChunkStore:
         `stored` holds the paths the store has rows for, when the caller knows them (a first
         index knows none): only those are deleted and searched for vectors. None: all of them.
         """
-        files = [f for f in files if f.symbols is not None]
-        if not files:
+        if any(f.symbols is not None for f in files):
+            self.replace_rows(file_rows(files, self.identity.dimension), stored=stored)
+
+    def replace_rows(self, rows: FileRows, *, stored: Container[str] | None = None) -> None:
+        """Replace the rows of the files in `rows.files` by `rows` (see `replace_files`)."""
+        paths: list[str] = rows.files.column("path").to_pylist()
+        if not paths:
             return
-        paths = [f.rel_path for f in files]
         old = paths if stored is None else [path for path in paths if path in stored]
-        schemas = self._schemas()
         with self._lock:
-            kept: dict[str, list[float]] = {}
+            chunks = rows.chunks
             if old:
-                kept = self._vectors_by_hash(old)
+                chunks = with_vectors(chunks, self._vectors_by_hash(old))
                 where = _in("path", old)
                 for name in ("chunks", "files", "symbols"):
                     self._tables[name].delete(where)
                     self._append_only.discard(name)
-            chunks, symbols, file_rows = _columns(files, kept, schemas)
             if chunks.num_rows:
                 self._tables["chunks"].add(chunks)
-            if symbols.num_rows:
-                self._tables["symbols"].add(symbols)
-            self._tables["files"].add(file_rows)
+            if rows.symbols.num_rows:
+                self._tables["symbols"].add(rows.symbols)
+            self._tables["files"].add(rows.files)
 
     def touch_files(self, files: Sequence[IndexedFile]) -> None:
         """Record new fingerprints (mtime) of files whose content did not change."""
@@ -528,83 +478,6 @@ def _stored(row: dict[str, Any], score: float = 0.0) -> StoredChunk:
         text=row["text"],
         score=score,
     )
-
-
-def _columns(
-    files: Sequence[IndexedFile], kept: dict[str, list[float]], schemas: dict[str, pa.Schema]
-) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """The chunks, symbols and files rows of these files, built column by column.
-
-    Columns rather than one dict per row: a file has hundreds of symbol rows, and building
-    the dicts cost more than writing them.
-    """
-    chunks = [c for f in files if f.symbols is not None for c in f.symbols.chunks]
-    vector_type = schemas["chunks"].field("vector").type
-    chunk_columns: dict[str, Any] = {
-        "id": [chunk_id(c) for c in chunks],
-        "path": [c.path for c in chunks],
-        "language": [c.language for c in chunks],
-        "symbol": [c.symbol for c in chunks],
-        "kind": [c.kind for c in chunks],
-        "start_line": [c.start_line for c in chunks],
-        "end_line": [c.end_line for c in chunks],
-        "text": [c.text for c in chunks],
-        "content_hash": [c.content_hash for c in chunks],
-        "vector": pa.array([kept.get(c.content_hash) for c in chunks], vector_type)
-        if kept
-        else pa.nulls(len(chunks), vector_type),
-    }
-    symbols: dict[str, list[Any]] = {
-        "name": [],
-        "role": [],
-        "kind": [],
-        "module": [],
-        "path": [],
-        "line": [],
-        "end_line": [],
-    }
-    for file in files:
-        if file.symbols is not None:
-            _add_symbols(symbols, file.symbols)
-    file_rows = {
-        "path": [f.rel_path for f in files],
-        "content_hash": [f.content_hash for f in files],
-        "mtime_ns": [f.mtime_ns for f in files],
-        "size": [f.size for f in files],
-        "chunks": [len(f.symbols.chunks) if f.symbols is not None else 0 for f in files],
-    }
-    return (
-        pa.Table.from_pydict(chunk_columns, schema=schemas["chunks"]),
-        pa.Table.from_pydict(symbols, schema=schemas["symbols"]),
-        pa.Table.from_pydict(file_rows, schema=schemas["files"]),
-    )
-
-
-def _add_symbols(columns: dict[str, list[Any]], symbols: FileSymbols) -> None:
-    """Append one file's definitions, imports and references to the symbols columns."""
-    definitions, imports, references = symbols.definitions, symbols.imports, symbols.references
-    names, paths, lines = zip(*references, strict=True) if references else ((), (), ())
-    columns["name"] += [d.name for d in definitions]
-    columns["name"] += [i.name for i in imports]
-    columns["name"] += names
-    columns["role"] += ["definition"] * len(definitions)
-    columns["role"] += ["import"] * len(imports)
-    columns["role"] += ["reference"] * len(references)
-    columns["kind"] += [d.kind for d in definitions]
-    columns["kind"] += ["import"] * len(imports)
-    columns["kind"] += [""] * len(references)
-    columns["module"] += [""] * len(definitions)
-    columns["module"] += [i.module for i in imports]
-    columns["module"] += [""] * len(references)
-    columns["path"] += [d.path for d in definitions]
-    columns["path"] += [i.path for i in imports]
-    columns["path"] += paths
-    columns["line"] += [d.start_line for d in definitions]
-    columns["line"] += [i.line for i in imports]
-    columns["line"] += lines
-    columns["end_line"] += [d.end_line for d in definitions]
-    columns["end_line"] += [i.line for i in imports]
-    columns["end_line"] += lines
 
 
 def _words(query: str) -> list[str]:

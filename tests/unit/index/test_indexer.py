@@ -141,7 +141,7 @@ def test_index_all_unfreezes_the_heap_even_when_it_fails(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index.store, "replace_files", broken)
+    monkeypatch.setattr(index.store, "replace_rows", broken)
     (root / "new.py").write_text("def added():\n    pass\n")
     with pytest.raises(RuntimeError, match="disk full"):
         index.index_all()

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assist_server.index.store import META_FILE, ChunkStore, IndexedFile, StoreIdentity
+from assist_server.index.rows import IndexedFile
+from assist_server.index.store import META_FILE, ChunkStore, StoreIdentity
 from assist_server.types import Chunk, Definition, FileSymbols, Import, Reference
 
 IDENTITY = StoreIdentity("chunker-1", "model-1", 4)
@@ -200,7 +201,8 @@ def test_compact_leaves_a_fresh_append_only_table_and_rewrites_one_with_deletes(
 
 
 def test_chunk_location_reads_back_what_chunk_id_wrote() -> None:
-    from assist_server.index.store import chunk_id, chunk_location
+    from assist_server.index.rows import chunk_id
+    from assist_server.index.store import chunk_location
     from assist_server.types import Chunk
 
     chunk = Chunk("a:b/c.py", "python", "f", "function", 3, 9, "def f(): ...", "ab" * 32)

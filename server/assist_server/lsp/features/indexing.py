@@ -113,13 +113,15 @@ class Indexing:
             for index in self.indexes:
                 summary = await self.run(index.index_all, progress_reporter(progress), self.cancel)
                 log.info(
-                    "indexed %s: %d files, %d changed, %d removed, %d chunks in %.1f s; %s",
+                    "indexed %s: %d files, %d changed, %d removed, %d chunks in %.1f s "
+                    "(%d chunking processes); %s",
                     index.root,
                     summary.files,
                     summary.changed,
                     summary.removed,
                     summary.chunks,
                     summary.seconds,
+                    summary.processes,
                     summary.report.summary(),
                 )
             for index in self.indexes:
