@@ -19,12 +19,14 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Container, Generator, Iterator, Sequence
+from collections.abc import Callable, Container, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import platformdirs
+import pyarrow as pa
 
 from assist_server.config import BackendSettings, IndexSettings, parse_settings
 from assist_server.index.chunk_workers import (
@@ -47,7 +49,14 @@ from assist_server.index.embed import (
     expected_dimension,
     expected_model_id,
 )
-from assist_server.index.store import META_FILE, ChunkStore, StoredChunk, StoreIdentity
+from assist_server.index.store import (
+    META_FILE,
+    ChunkStore,
+    StoredChunk,
+    StoreIdentity,
+    chunk_location,
+    vectors_of,
+)
 from assist_server.index.vectors import VectorMatrix
 from assist_server.syntax import chunking
 
@@ -86,6 +95,11 @@ def _chunker_version() -> str:
 
 
 CHUNKER_VERSION = _chunker_version()
+
+
+def chunk_path(chunk_id: str) -> str:
+    """The file a chunk id belongs to."""
+    return chunk_location(chunk_id)[0]
 
 
 def default_index_path(root: Path) -> Path:
@@ -156,11 +170,13 @@ class WorkspaceIndex:
             extra_secret_patterns=tuple(settings.secret_patterns),
         )
         self.store = ChunkStore(self.store_path, self._identity())
-        self.vectors = VectorMatrix(self.store.identity.dimension)
+        self.vectors = VectorMatrix(self.store.identity.dimension, chunk_path)
         self.stale = False  # True when the store was emptied after opening: index_all again
         self._counts = self.store.counts()
         self._writes = 0
-        self._vectors_dirty = True
+        # Whether self.vectors holds the store's vectors; writes then update it in place.
+        self._vectors_loaded = False
+        self._vectors_lock = threading.Lock()
 
     # --- identity and embedder ----------------------------------------------------------
 
@@ -223,8 +239,9 @@ class WorkspaceIndex:
                         CHUNKER_VERSION, self._embedder.model_id, self._embedder.dimension
                     )
                     self.store = ChunkStore(self.store_path, identity)
-                    self.vectors = VectorMatrix(identity.dimension)
-                    self._vectors_dirty = True
+                    with self._vectors_lock:
+                        self.vectors = VectorMatrix(identity.dimension, chunk_path)
+                        self._vectors_loaded = False
                     self._recount()
                     self.stale = True
             return self._embedder
@@ -285,8 +302,7 @@ class WorkspaceIndex:
             self.store.remove_files(gone)
             self._recount()
             summary.removed = len(gone)
-            if gone:
-                self._vectors_dirty = True
+            self._vectors_written(gone)
             self.stale = False
         self.store.compact()
         summary.seconds = time.perf_counter() - started
@@ -324,8 +340,8 @@ class WorkspaceIndex:
 
     def _write(self, chunked: ChunkedFiles, stored: Container[str] | None = None) -> None:
         if chunked.rows is not None:
-            self.store.replace_rows(chunked.rows, stored=stored)
-            self._vectors_dirty = True
+            written = self.store.replace_rows(chunked.rows, stored=stored)
+            self._vectors_written(chunked.rows.files.column("path").to_pylist(), written)
         if chunked.touched:
             self.store.touch_files(chunked.touched)
         if chunked.rows is not None or chunked.touched:
@@ -343,7 +359,7 @@ class WorkspaceIndex:
         crawled = next(iter(crawl(self.root, self.rules, report, only=[path])), None)
         if crawled is None:
             self.store.remove_files([rel])
-            self._vectors_dirty = True
+            self._vectors_written([rel])
             self._recount()
             return False
         if text is None:
@@ -358,7 +374,7 @@ class WorkspaceIndex:
         """Forget deleted files."""
         rels = [rel for p in paths if (rel := self.relative(p)) is not None]
         self.store.remove_files(rels)
-        self._vectors_dirty = True
+        self._vectors_written(rels)
         self._recount()
 
     def relative(self, path: Path) -> str | None:
@@ -394,21 +410,40 @@ class WorkspaceIndex:
             if not window:
                 break
             vectors = self.embedder().encode([text for _, text in window])
-            self.store.set_vectors([chunk_id for chunk_id, _ in window], vectors)
+            written = self.store.set_vectors([chunk_id for chunk_id, _ in window], vectors)
             done += len(window)
-            self._vectors_dirty = True
+            self._vectors_written((), written)
             self._recount()
             if progress is not None:
                 progress("embed", done, max(todo, done))
         self.refresh_vectors()
         return done
 
+    def _vectors_written(self, paths: Iterable[str], chunks: pa.Table | None = None) -> None:
+        """The store replaced these files' rows by `chunks` (None: removed them).
+
+        The matrix follows in place. Reloading all of it took 0.3-2 s of CPU at 107k chunks,
+        after every pause in typing.
+        """
+        with self._vectors_lock:
+            if not self._vectors_loaded:  # the first refresh loads everything
+                return
+            dimension = self.vectors.dimension
+            ids: list[str] = []
+            matrix = np.zeros((0, dimension), dtype=np.float32)
+            if chunks is not None:
+                ids, matrix = vectors_of(chunks, dimension)
+            self.vectors.update(set(paths), ids, matrix)
+
     def refresh_vectors(self) -> None:
-        """Reload the in-memory matrix when the store's vectors changed."""
-        if self._vectors_dirty and self.embeddings_enabled:
-            ids, matrix = self.store.all_vectors()
-            self.vectors.replace(ids, matrix)
-            self._vectors_dirty = False
+        """Load the in-memory matrix from the store, once: writes keep it up to date."""
+        if not self.embeddings_enabled or self._vectors_loaded:
+            return
+        with self._vectors_lock:
+            if not self._vectors_loaded:
+                ids, matrix = self.store.all_vectors()
+                self.vectors.replace(ids, matrix)
+                self._vectors_loaded = True
 
     # --- search -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from lancedb.index import FTS, Bitmap, BTree
 
 from assist_server.index.rows import (
@@ -90,6 +91,16 @@ def _quote(value: str) -> str:
 
 def _in(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(_quote(v) for v in values)})"
+
+
+def vectors_of(chunks: pa.Table, dimension: int) -> tuple[list[str], np.ndarray]:
+    """Ids and vectors of the chunk rows that have a vector."""
+    chunks = chunks.filter(pc.is_valid(chunks.column("vector")))
+    ids: list[str] = chunks.column("id").to_pylist()
+    if not ids:
+        return [], np.zeros((0, dimension), dtype=np.float32)
+    flat = chunks.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
+    return ids, flat.reshape(len(ids), dimension).astype(np.float32)
 
 
 def chunk_location(row_id: str) -> tuple[str, int, int]:
@@ -196,11 +207,14 @@ class ChunkStore:
         if any(f.symbols is not None for f in files):
             self.replace_rows(file_rows(files, self.identity.dimension), stored=stored)
 
-    def replace_rows(self, rows: FileRows, *, stored: Container[str] | None = None) -> None:
-        """Replace the rows of the files in `rows.files` by `rows` (see `replace_files`)."""
+    def replace_rows(self, rows: FileRows, *, stored: Container[str] | None = None) -> pa.Table:
+        """Replace the rows of the files in `rows.files` by `rows` (see `replace_files`).
+
+        Returns the chunk rows written, with the vectors they kept.
+        """
         paths: list[str] = rows.files.column("path").to_pylist()
         if not paths:
-            return
+            return rows.chunks
         old = paths if stored is None else [path for path in paths if path in stored]
         with self._lock:
             chunks = rows.chunks
@@ -215,6 +229,7 @@ class ChunkStore:
             if rows.symbols.num_rows:
                 self._tables["symbols"].add(rows.symbols)
             self._tables["files"].add(rows.files)
+        return chunks
 
     def touch_files(self, files: Sequence[IndexedFile]) -> None:
         """Record new fingerprints (mtime) of files whose content did not change."""
@@ -300,10 +315,10 @@ class ChunkStore:
                     break
         return out
 
-    def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Store embeddings for chunks (rows deleted meanwhile are skipped)."""
+    def set_vectors(self, ids: Sequence[str], vectors: np.ndarray) -> pa.Table:
+        """Store embeddings for chunks (rows deleted meanwhile are skipped); the rows stored."""
         if not ids:
-            return
+            return pa.Table.from_pylist([], schema=self._schemas()["chunks"])
         with self._lock:
             table = self._tables["chunks"]
             current = {
@@ -317,11 +332,11 @@ class ChunkStore:
                 row = {k: v for k, v in row.items() if not k.startswith("_")}
                 row["vector"] = [float(x) for x in vector]
                 rows.append(row)
+            stored = pa.Table.from_pylist(rows, schema=self._schemas()["chunks"])
             if rows:
                 self._append_only.discard("chunks")
-                table.merge_insert("id").when_matched_update_all().execute(
-                    pa.Table.from_pylist(rows, schema=self._schemas()["chunks"])
-                )
+                table.merge_insert("id").when_matched_update_all().execute(stored)
+            return stored
 
     def compact(self, older_than_seconds: float = CLEANUP_SECONDS) -> None:
         """Merge small fragments, fold new rows into the text index, drop old versions.
@@ -425,11 +440,7 @@ class ChunkStore:
                 .limit(None)
                 .to_arrow()
             )
-        ids = table.column("id").to_pylist()
-        if not ids:
-            return [], np.zeros((0, self.identity.dimension), dtype=np.float32)
-        flat = table.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
-        return ids, flat.reshape(len(ids), self.identity.dimension).astype(np.float32)
+        return vectors_of(table, self.identity.dimension)
 
     def symbols(
         self, names: Sequence[str], roles: Sequence[str], limit: int = 200

@@ -106,3 +106,42 @@ def test_first_start_of_an_int8_runtime_indexes_before_converting(
     assert (identity.embedding_model, identity.dimension) == ("openvino-int8:all-MiniLM-L6-v2", 384)
     assert index.index_all().changed >= 4
     assert index.search("total value of items", mode="lexical")
+
+
+def test_a_reindexed_file_updates_the_vector_matrix_without_reading_the_store(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = Hashing("hashing")
+    index = WorkspaceIndex(root, settings(), embedder=embedder, store_path=tmp_path / "i")
+    index.index_all()
+    index.embed_pending()
+    loads: list[int] = []
+    all_vectors = index.store.all_vectors
+
+    def counted() -> tuple[list[str], np.ndarray]:
+        loads.append(1)
+        return all_vectors()
+
+    monkeypatch.setattr(index.store, "all_vectors", counted)
+    items = root / "inventory" / "items.py"
+    items.write_text(
+        items.read_text(encoding="utf-8") + "\n\ndef restock_everything(items):\n    pass\n",
+        encoding="utf-8",
+    )
+    assert index.reindex_file(items)
+    index.embed_pending()
+    (root / "inventory" / "report.py").unlink()
+    index.remove([root / "inventory" / "report.py"])
+    assert loads == []
+    top = index.search("def restock_everything(items):\n    pass", limit=1, mode="vector")
+    assert top and "restock_everything" in top[0].text
+
+    # What the matrix holds equals a fresh load of the store.
+    fresh = WorkspaceIndex(root, settings(), embedder=embedder, store_path=tmp_path / "i")
+    fresh.refresh_vectors()
+    assert len(index.vectors) == len(fresh.vectors) == fresh.store.stats().embedded
+    query = embedder.encode(["total value"])[0]
+    got, want = index.vectors.search(query, 50), fresh.vectors.search(query, 50)
+    assert [c for c, _ in got] == [c for c, _ in want]
+    assert np.allclose([s for _, s in got], [s for _, s in want])
+    assert not any(c.startswith("inventory/report.py:") for c, _ in got)
