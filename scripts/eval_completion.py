@@ -199,11 +199,22 @@ def collect_cases(workspaces: Sequence[Path], count: int, seed: int) -> list[Cas
 # The naive baseline
 
 
-class NaiveWindows:
-    """Top-3 20-line windows of other files by identifier Jaccard with the last 20 lines."""
+class FixedContext:
+    """Context chosen by the eval, not the engine, in the full pipeline's prompt format."""
 
     def __init__(self, index: WorkspaceIndex) -> None:
         self.index = index
+
+    def index_for(self, path: Path) -> WorkspaceIndex | None:
+        """The same index as the full pipeline: same repository name and paths in the prompt."""
+        return self.index if self.index.relative(path) is not None else None
+
+
+class NaiveWindows(FixedContext):
+    """Top-3 20-line windows of other files by identifier Jaccard with the last 20 lines."""
+
+    def __init__(self, index: WorkspaceIndex) -> None:
+        super().__init__(index)
         self.windows: list[tuple[str, int, list[str], set[str]]] = []
         for path in sorted(index.root.rglob("*.py")):
             rel = path.relative_to(index.root).as_posix()
@@ -213,10 +224,6 @@ class NaiveWindows:
                 words = set(_IDENT.findall("\n".join(chunk)))
                 if words:
                     self.windows.append((rel, start + 1, chunk, words))
-
-    def index_for(self, path: Path) -> WorkspaceIndex | None:
-        """The same index as the full pipeline: same repository name and paths in the prompt."""
-        return self.index if self.index.relative(path) is not None else None
 
     def retrieve(
         self,
@@ -241,7 +248,7 @@ class NaiveWindows:
         return Retrieval(snippets, [0] * len(snippets))
 
 
-class OracleWindow:
+class OracleWindow(FixedContext):
     """The ceiling: the lines of the other module where the first needed name is defined.
 
     As many lines as the naive baseline's three windows, starting at the definition (else the
@@ -249,12 +256,8 @@ class OracleWindow:
     """
 
     def __init__(self, index: WorkspaceIndex, case: Case) -> None:
-        self.index = index
+        super().__init__(index)
         self.case = case
-
-    def index_for(self, path: Path) -> WorkspaceIndex | None:
-        """The same index as the full pipeline: same repository name and paths in the prompt."""
-        return self.index if self.index.relative(path) is not None else None
 
     def retrieve(
         self,

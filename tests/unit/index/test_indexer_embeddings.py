@@ -47,11 +47,17 @@ def settings() -> IndexSettings:
     return parse_settings({"index": {"embeddingRuntime": "openvino"}}).index
 
 
+def embedded(root: Path, store: Path, embedder: Hashing) -> tuple[WorkspaceIndex, int]:
+    """The workspace indexed and embedded; how many chunks were embedded."""
+    index = WorkspaceIndex(root, settings(), embedder=embedder, store_path=store)
+    index.index_all()
+    return index, index.embed_pending()
+
+
 def test_a_repeated_query_is_embedded_once(root: Path, tmp_path: Path) -> None:
     embedder = Hashing("hashing")
-    index = WorkspaceIndex(root, settings(), embedder=embedder, store_path=tmp_path / "i")
-    index.index_all()
-    assert index.embed_pending() > 0
+    index, count = embedded(root, tmp_path / "i", embedder)
+    assert count > 0
     embedder.texts.clear()
     first = index.search("total value of items", mode="vector")
     again = index.search("total value of items", mode="hybrid")
@@ -63,10 +69,8 @@ def test_runtime_that_fails_after_opening_rebuilds_under_the_fallback(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast = Hashing("openvino-int8:all-MiniLM-L6-v2")
-    first = WorkspaceIndex(root, settings(), embedder=fast, store_path=tmp_path / "i")
-    first.index_all()
-    embedded = first.embed_pending()
-    assert embedded > 0
+    first, count = embedded(root, tmp_path / "i", fast)
+    assert count > 0
 
     # Next start: the conversion looks complete, so the store opens without the model; then
     # loading it fails and torch (another model_id) takes over.
@@ -87,9 +91,9 @@ def test_runtime_that_fails_after_opening_rebuilds_under_the_fallback(
     assert second.search("total value of items", mode="vector") == []  # the store starts over
     assert second.stale and second.problems
     assert second.store.identity.embedding_model == fallback.model_id
-    assert second.embed_pending() == embedded  # indexes again, then embeds with the fallback
+    assert second.embed_pending() == count  # indexes again, then embeds with the fallback
     assert not second.stale
-    assert second.status()["embedded"] == second.status()["chunks"] == embedded
+    assert second.status()["embedded"] == second.status()["chunks"] == count
     assert second.search("total value of items", mode="vector")
 
 
@@ -112,9 +116,7 @@ def test_a_reindexed_file_updates_the_vector_matrix_without_reading_the_store(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     embedder = Hashing("hashing")
-    index = WorkspaceIndex(root, settings(), embedder=embedder, store_path=tmp_path / "i")
-    index.index_all()
-    index.embed_pending()
+    index, _ = embedded(root, tmp_path / "i", embedder)
     loads: list[int] = []
     all_vectors = index.store.all_vectors
 
