@@ -292,6 +292,10 @@ class CompletionEngine:
                 snippets=retrieval.snippets,
             )
             suffix, stops = None, template.stop
+        if not shape.multiline:
+            # The model server stops at the end of the line too: llama.cpp's server went on to
+            # max_tokens after we closed the stream, and its CPU went to the next request.
+            stops = (*stops, "\n")
         generate = GenerateRequest(
             model=self.settings.model,
             prompt=prompt,

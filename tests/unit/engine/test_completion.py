@@ -87,6 +87,10 @@ async def test_single_line_stream_closes_at_the_first_newline() -> None:
     assert not result.multiline
     assert backend.closed_after == 3
     assert backend.requests[0].max_tokens <= 64
+    # The model server is asked to stop there as well; a block is not cut at its first line.
+    assert backend.requests[0].stop[-1] == "\n"
+    await _engine(backend).complete(_request(DOCUMENT))
+    assert "\n" not in backend.requests[1].stop
 
 
 @pytest.mark.parametrize(
