@@ -457,6 +457,37 @@ def test_an_edit_for_text_changed_while_the_model_wrote_is_not_sent(
     assert re.search(r"action docstring on \S*items\.py lines \d+-\d+: edit", log.read_text())
 
 
+def test_a_declined_edit_is_reported_as_not_applied(
+    llama: LlamaServer, workspace: Path, tmp_path: Path
+) -> None:
+    """No to "Apply all changes?": the buffer stays as it was, and the server hears that the
+    edit was not applied (Neovim itself answers applied=true; the plugin corrects it), so it
+    tells the user instead of reporting an edit."""
+    path, text = without_cheapest_docstring(workspace)
+    lines = text.split("\n")
+    log = tmp_path / "server.log"
+    with neovim(workspace, tmp_path / "nvim") as nvim:
+        nvim.ui_attach(100, 40, rgb=True)
+        open_for_code_actions(nvim, path, chat_settings(llama.url), log)
+        nvim.current.window.cursor = (lines.index(CHEAPEST) + 3, 4)  # on "if not items:"
+        nvim.input("gra")
+        wait_until(lambda: mode(nvim) == "r?", "Neovim to ask before applying the edit", 300)
+        nvim.input("n")
+        declined = "Add docstring: the editor did not apply the edit (declined)"
+
+        def warned() -> str | None:
+            if mode(nvim) == "r":  # a hit-enter prompt under a long message
+                nvim.input("<CR>")
+            said = messages(nvim)
+            return said if declined in said else None
+
+        said = wait_until(warned, "the server's warning", 60)
+        assert nvim.current.buffer[:] == lines[:-1]
+        assert nvim.exec_lua("return _G.assist_test.answers") == [{"applied": True}]  # Neovim's
+        assert "Applied changes" not in said and "E5108" not in said, said
+    assert path.read_text() == text
+
+
 def status_output(nvim: pynvim.Nvim) -> str:
     return str(nvim.api.exec2("AssistStatus", {"output": True})["output"])
 

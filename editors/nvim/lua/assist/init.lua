@@ -438,6 +438,44 @@ local function cmd_reindex()
 end
 
 --- Register and start the server. Safe to call again with new options.
+--- The buffers a workspace edit changes, each with its b:changedtick now.
+local function edited_buffers(edit)
+  local ticks = {}
+  local function note(uri, edits)
+    if uri and edits and #edits > 0 then
+      local bufnr = vim.uri_to_bufnr(uri)
+      ticks[bufnr] = vim.api.nvim_buf_get_changedtick(bufnr)
+    end
+  end
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.textDocument then
+      note(change.textDocument.uri, change.edits)
+    end
+  end
+  for uri, edits in pairs(edit.changes or {}) do
+    note(uri, edits)
+  end
+  return ticks
+end
+
+--- workspace/applyEdit as Neovim answers it, except that an edit the user declined (the
+--- "Apply all changes?" question of an edit marked needsConfirmation) is reported as not
+--- applied: Neovim answers applied=true for it, and the server would report an edit that never
+--- landed.
+function M.apply_edit(err, params, ctx)
+  local ticks = params and params.edit and edited_buffers(params.edit) or {}
+  local answer = vim.lsp.handlers['workspace/applyEdit'](err, params, ctx)
+  if not (answer and answer.applied and next(ticks)) then
+    return answer
+  end
+  for bufnr, tick in pairs(ticks) do
+    if vim.api.nvim_buf_get_changedtick(bufnr) ~= tick then
+      return answer
+    end
+  end
+  return { applied = false, failureReason = 'declined' }
+end
+
 function M.setup(opts)
   if vim.fn.has('nvim-0.11') == 0 then
     notify('needs Neovim 0.11 or newer (vim.lsp.config)', vim.log.levels.ERROR)
@@ -483,6 +521,11 @@ function M.setup(opts)
     -- needsConfirmation) but does not say so: without this the server sends plain `changes`,
     -- with no version to check and no confirmation (its chat.confirmEdits).
     capabilities = { workspace = { workspaceEdit = { documentChanges = true } } },
+    handlers = {
+      ['workspace/applyEdit'] = function(err, params, ctx)
+        return M.apply_edit(err, params, ctx)
+      end,
+    },
   }
   vim.lsp.enable(NAME)
 end
