@@ -28,14 +28,19 @@ class VectorMatrix:
         self.dimension = dimension
         self._path_of = path_of
         self._lock = threading.Lock()
-        self._set(*self._built([], np.zeros((0, dimension), dtype=np.float32)))
+        self._ids: list[str | None]  # of each row; None: a free row
+        self._matrix: np.ndarray
+        self._live: np.ndarray  # rows that hold a chunk's vector
+        self._rows: dict[str, int]  # chunk id -> row
+        self._by_path: dict[str, set[int]]  # file -> its rows
+        self._free: list[int]
+        self.replace([], np.zeros((0, dimension), dtype=np.float32))
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def _built(
-        self, ids: Sequence[str], matrix: np.ndarray
-    ) -> tuple[list[str | None], np.ndarray, np.ndarray, dict[str, int], dict[str, set[int]]]:
+    def replace(self, ids: Sequence[str], matrix: np.ndarray) -> None:
+        """Swap in a whole new set of rows (built first, so searches never wait on a rebuild)."""
         matrix = np.ascontiguousarray(matrix, dtype=np.float32).reshape(len(ids), self.dimension)
         rows = {chunk: row for row, chunk in enumerate(ids)}
         by_path: dict[str, set[int]] = {}
@@ -43,30 +48,10 @@ class VectorMatrix:
             by_path.setdefault(self._path_of(chunk), set()).add(row)
         live = np.zeros(len(ids), dtype=bool)
         live[list(rows.values())] = True  # an id listed twice keeps its last row only
-        return list(ids), matrix, live, rows, by_path
-
-    def _set(
-        self,
-        ids: list[str | None],
-        matrix: np.ndarray,
-        live: np.ndarray,
-        rows: dict[str, int],
-        by_path: dict[str, set[int]],
-    ) -> None:
-        self._ids, self._matrix, self._live, self._rows, self._by_path = (
-            ids,
-            matrix,
-            live,
-            rows,
-            by_path,
-        )
-        self._free = np.flatnonzero(~live).tolist()
-
-    def replace(self, ids: Sequence[str], matrix: np.ndarray) -> None:
-        """Swap in a whole new set of rows (built first, so searches never wait on a rebuild)."""
-        built = self._built(ids, matrix)
+        free = np.flatnonzero(~live).tolist()
         with self._lock:
-            self._set(*built)
+            self._ids, self._matrix, self._live = list(ids), matrix, live
+            self._rows, self._by_path, self._free = rows, by_path, free
 
     def update(self, paths: Collection[str], ids: Sequence[str], matrix: np.ndarray) -> None:
         """Drop every row of these files, then add `ids` (rows of those files) with `matrix`."""

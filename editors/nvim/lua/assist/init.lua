@@ -521,11 +521,7 @@ function M.setup(opts)
     -- needsConfirmation) but does not say so: without this the server sends plain `changes`,
     -- with no version to check and no confirmation (its chat.confirmEdits).
     capabilities = { workspace = { workspaceEdit = { documentChanges = true } } },
-    handlers = {
-      ['workspace/applyEdit'] = function(err, params, ctx)
-        return M.apply_edit(err, params, ctx)
-      end,
-    },
+    handlers = { ['workspace/applyEdit'] = M.apply_edit },
   }
   vim.lsp.enable(NAME)
 end
